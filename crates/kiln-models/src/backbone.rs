@@ -3,9 +3,11 @@
 use burn::module::{Module, ParamGroup};
 use burn::tensor::{Device, Tensor};
 
+use crate::efficientnet::EfficientNet;
 use crate::pretrained::PretrainedCfg;
 use crate::registry::Arch;
 use crate::resnet::ResNet;
+use crate::vit::VisionTransformer;
 
 /// A named group of parameters, in input-to-output order (stem, stages…, head).
 ///
@@ -39,6 +41,10 @@ impl Stage {
 pub enum Backbone {
     /// ResNet-18 … 152.
     ResNet(ResNet),
+    /// EfficientNet-B0 … B7, Lite0 … Lite4.
+    EfficientNet(EfficientNet),
+    /// ViT-B/16.
+    Vit(VisionTransformer),
 }
 
 impl Backbone {
@@ -46,6 +52,8 @@ impl Backbone {
     pub fn arch(&self) -> Arch {
         match self {
             Backbone::ResNet(m) => m.arch,
+            Backbone::EfficientNet(m) => m.arch,
+            Backbone::Vit(m) => m.arch,
         }
     }
 
@@ -58,6 +66,8 @@ impl Backbone {
     pub fn forward_features(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Backbone::ResNet(m) => m.forward_features(images),
+            Backbone::EfficientNet(m) => m.forward_features(images),
+            Backbone::Vit(m) => m.forward_features(images),
         }
     }
 
@@ -65,6 +75,8 @@ impl Backbone {
     pub fn forward_head(&self, features: Tensor<2>) -> Tensor<2> {
         match self {
             Backbone::ResNet(m) => m.fc.forward(features),
+            Backbone::EfficientNet(m) => m.forward_head(features),
+            Backbone::Vit(m) => m.heads.head.forward(features),
         }
     }
 
@@ -72,6 +84,8 @@ impl Backbone {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Backbone::ResNet(m) => m.forward(images),
+            Backbone::EfficientNet(m) => m.forward(images),
+            Backbone::Vit(m) => m.forward(images),
         }
     }
 
@@ -79,6 +93,8 @@ impl Backbone {
     pub fn stages(&self) -> Vec<Stage> {
         match self {
             Backbone::ResNet(m) => m.stages(),
+            Backbone::EfficientNet(m) => m.stages(),
+            Backbone::Vit(m) => m.stages(),
         }
     }
 
@@ -100,6 +116,8 @@ impl Backbone {
     pub fn reset_head(&mut self, num_classes: usize, device: &Device) {
         match self {
             Backbone::ResNet(m) => m.reset_head(num_classes, device),
+            Backbone::EfficientNet(m) => m.reset_head(num_classes, device),
+            Backbone::Vit(m) => m.reset_head(num_classes, device),
         }
     }
 
@@ -107,6 +125,8 @@ impl Backbone {
     pub fn num_classes(&self) -> usize {
         match self {
             Backbone::ResNet(m) => m.num_classes(),
+            Backbone::EfficientNet(m) => m.num_classes(),
+            Backbone::Vit(m) => m.num_classes(),
         }
     }
 

@@ -54,10 +54,13 @@ pub enum ModelError {
         found: Vec<usize>,
     },
     /// The model has parameters that the file does not provide.
-    #[error("{} model parameter(s) missing from the weights file, e.g. '{}'", .keys.len(), .keys.first().map(String::as_str).unwrap_or(""))]
+    #[error("{} model parameter(s) missing from the weights file, e.g. '{}'{}", .keys.len(), .keys.first().map(String::as_str).unwrap_or(""), unused_hint(.unused))]
     MissingKeys {
         /// All the missing keys.
         keys: Vec<String>,
+        /// File tensors that no parameter took (a hint that the file is for another
+        /// architecture or key layout).
+        unused: Vec<String>,
     },
     /// The file has tensors that no model parameter takes.
     #[error("{} unexpected tensor(s) in the weights file, e.g. '{}'", .keys.len(), .keys.first().map(String::as_str).unwrap_or(""))]
@@ -81,6 +84,16 @@ pub enum ModelError {
         /// What went wrong.
         reason: String,
     },
+}
+
+fn unused_hint(unused: &[String]) -> String {
+    match unused.first() {
+        Some(k) => format!(
+            "; {} file tensor(s) fit no parameter, e.g. '{k}': is the file for another architecture or key layout?",
+            unused.len()
+        ),
+        None => String::new(),
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -14,12 +14,14 @@
 #![deny(missing_docs)]
 
 pub mod backbone;
+pub mod efficientnet;
 pub mod error;
 pub mod import;
 pub mod parity;
 pub mod pretrained;
 pub mod registry;
 pub mod resnet;
+pub mod vit;
 
 pub use backbone::{Backbone, Stage};
 pub use error::ModelError;

@@ -93,7 +93,7 @@ fn missing_and_unexpected_keys_are_named() {
         .load_torchvision(&path)
         .unwrap_err();
     match err {
-        ModelError::MissingKeys { keys } => {
+        ModelError::MissingKeys { keys, .. } => {
             assert_eq!(keys, vec!["layer4.1.bn2.running_mean".to_string()])
         }
         other => panic!("expected missing keys, got {other:?}"),

@@ -25,4 +25,5 @@ pub mod prelude {
     pub use burn::tensor::{Device, Int, Tensor, TensorData};
     pub use kiln_models::import::{HeadPolicy, LoadOptions, load_checkpoint, save_checkpoint};
     pub use kiln_models::{Arch, Backbone, ModelError, PretrainedCfg, create, list_archs};
+    pub use kiln_train::TrainError;
 }

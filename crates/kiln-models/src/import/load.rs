@@ -137,10 +137,7 @@ impl Backbone {
             WeightFormat::Burnpack => WeightLayout::Kiln,
             _ => self.pretrained_cfg().weight_layout,
         });
-        let mut patterns: Vec<(String, String)> = remaps(self.arch(), layout)
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let mut patterns = remaps(self.arch(), layout);
 
         let unreadable = |reason: String| ModelError::UnreadableCheckpoint {
             path: path.to_path_buf(),
@@ -232,7 +229,16 @@ fn check(
         .filter(|p| !(skip_head && p.starts_with(&head_prefix)))
         .collect();
     if !missing.is_empty() {
-        return Err(ModelError::MissingKeys { keys: missing });
+        let unused = result
+            .unused
+            .iter()
+            .filter(|k| !is_ignored_key(k) && !k.starts_with(DISCARDED))
+            .cloned()
+            .collect();
+        return Err(ModelError::MissingKeys {
+            keys: missing,
+            unused,
+        });
     }
     let (ignored, unexpected): (Vec<String>, Vec<String>) = result
         .unused
