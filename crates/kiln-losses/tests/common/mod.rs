@@ -178,3 +178,16 @@ impl Rng {
         out
     }
 }
+pub mod reference;
+
+/// Like [`assert_all_close`], with the tolerance relative to `max(1, |expected|)`: f32 losses
+/// of a few hundred carry ~1e-5 absolute rounding.
+pub fn assert_all_close_rel(actual: &[f32], expected: &[f64], tol: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (f64::from(a) - e).abs() <= tol * e.abs().max(1.0),
+            "{what}[{i}]: got {a}, expected {e} (relative tolerance {tol})"
+        );
+    }
+}
