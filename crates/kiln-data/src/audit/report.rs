@@ -27,7 +27,8 @@ pub struct AuditConfig {
     pub phash_threshold: u32,
     /// Largest dHash Hamming distance of a near-duplicate pair.
     pub dhash_threshold: u32,
-    /// At most this many near-duplicate pairs are listed (the count is always exact).
+    /// At most this many near-duplicate pairs (and leakage / conflict entries) are listed;
+    /// the counts in [`Totals`] are always exact.
     pub max_near_pairs: usize,
     /// Dedicated thread count (`None`: the global rayon pool).
     pub threads: Option<usize>,
@@ -37,11 +38,11 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             min_class_count: 10,
-            min_side: 32,
+            min_side: 16,
             max_aspect: 8.0,
             area_outlier_z: 6.0,
-            phash_threshold: 8,
-            dhash_threshold: 12,
+            phash_threshold: 6,
+            dhash_threshold: 10,
             max_near_pairs: 10_000,
             threads: None,
         }
@@ -179,8 +180,8 @@ pub struct NearDuplicate {
     pub dhash_distance: u32,
 }
 
-/// A cluster of copies (exact or near) that is a problem: it spans splits (leakage) or
-/// carries several labels (conflict).
+/// Copies that are a problem — an exact-duplicate group, or a near-duplicate pair with the
+/// exact copies of both sides — because they span splits (leakage) or carry several labels.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     /// The files.
@@ -246,9 +247,9 @@ pub struct Totals {
     pub exact_duplicate_files: usize,
     /// Near-duplicate pairs (all of them, even beyond `max_near_pairs`).
     pub near_duplicate_pairs: usize,
-    /// Duplicate clusters spanning splits.
+    /// Exact-duplicate groups or near-duplicate pairs spanning splits.
     pub leaking_clusters: usize,
-    /// Duplicate clusters with several labels.
+    /// Exact-duplicate groups or near-duplicate pairs with several labels.
     pub label_conflicts: usize,
 }
 
@@ -283,12 +284,15 @@ pub struct AuditReport {
     pub exact_duplicates: Vec<DuplicateGroup>,
     /// Near-duplicate pairs (capped at `max_near_pairs`).
     pub near_duplicates: Vec<NearDuplicate>,
-    /// Copies across splits.
+    /// Copies across splits (capped at `max_near_pairs`).
     pub leakage: Vec<Cluster>,
-    /// Copies with different labels.
+    /// Copies with different labels (capped at `max_near_pairs`).
     pub label_conflicts: Vec<Cluster>,
     /// Files skipped while scanning.
     pub skipped: Vec<SkippedFile>,
+    /// Caveats about the findings (e.g. tiny images, truncated lists).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Per-file records (for tools that want to go further; large for big datasets).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub records: Vec<FileRecord>,
@@ -311,31 +315,6 @@ fn run_in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) ->
             Ok(pool.install(f))
         }
         None => Ok(f()),
-    }
-}
-
-struct Dsu(Vec<usize>);
-
-impl Dsu {
-    fn find(&mut self, x: usize) -> usize {
-        let mut r = x;
-        while self.0[r] != r {
-            r = self.0[r];
-        }
-        let mut y = x;
-        while self.0[y] != r {
-            let next = self.0[y];
-            self.0[y] = r;
-            y = next;
-        }
-        r
-    }
-
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            self.0[ra.max(rb)] = ra.min(rb);
-        }
     }
 }
 
@@ -473,20 +452,16 @@ pub fn audit_datasets(
         }
     }
 
-    // Exact duplicates.
+    // Exact duplicates: files with the same SHA-256.
     let mut by_sha: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
         if !r.sha256.is_empty() {
             by_sha.entry(r.sha256.as_str()).or_default().push(i);
         }
     }
-    let mut dsu = Dsu((0..records.len()).collect());
     let mut exact_duplicates = Vec::new();
     for (sha, members) in &by_sha {
         if members.len() > 1 {
-            for w in members.windows(2) {
-                dsu.union(w[0], w[1]);
-            }
             totals.exact_duplicate_files += members.len() - 1;
             let mut files: Vec<FileRef> = members.iter().map(|&i| fref(&records[i])).collect();
             files.sort();
@@ -530,39 +505,64 @@ pub fn audit_datasets(
     })?;
     totals.near_duplicate_pairs = pairs.len();
     let mut near_duplicates = Vec::new();
-    for &(a, b, dp, dd) in &pairs {
-        let (ia, ib) = (reps[a], reps[b]);
-        dsu.union(ia, ib);
-        if near_duplicates.len() < cfg.max_near_pairs {
-            near_duplicates.push(NearDuplicate {
-                a: fref(&records[ia]),
-                b: fref(&records[ib]),
-                phash_distance: dp,
-                dhash_distance: dd,
-            });
-        }
+    for &(a, b, dp, dd) in pairs.iter().take(cfg.max_near_pairs) {
+        near_duplicates.push(NearDuplicate {
+            a: fref(&records[reps[a]]),
+            b: fref(&records[reps[b]]),
+            phash_distance: dp,
+            dhash_distance: dd,
+        });
     }
 
-    // Clusters: leakage and label conflicts.
-    let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        if r.sha256.is_empty() {
-            continue;
-        }
-        let root = dsu.find(i);
-        clusters.entry(root).or_default().push(i);
+    // Leakage and label conflicts, per exact group and per near pair (with the exact copies
+    // of both sides). Near pairs are not chained transitively: A≈B and B≈C does not make
+    // A≈C, and chaining look-alikes would merge whole classes of similar-looking images.
+    let copies = |i: usize| -> &[usize] {
+        by_sha
+            .get(records[i].sha256.as_str())
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+    };
+    // (members, exact, where side B starts): a near pair only counts when it links what its
+    // two exact groups do not already link on their own.
+    let mut candidates: Vec<(Vec<usize>, bool, usize)> = exact_duplicates_members(&by_sha);
+    for &(a, b, _, _) in &pairs {
+        let mut m: Vec<usize> = copies(reps[a]).to_vec();
+        let k = m.len();
+        m.extend_from_slice(copies(reps[b]));
+        candidates.push((m, false, k));
     }
     let mut leakage = Vec::new();
     let mut label_conflicts = Vec::new();
-    for members in clusters.values().filter(|m| m.len() > 1) {
-        let splits: BTreeSet<Split> = members.iter().map(|&i| records[i].split).collect();
-        let labels: BTreeSet<usize> = members.iter().map(|&i| records[i].label).collect();
-        if splits.len() < 2 && labels.len() < 2 {
+    for (members, exact, k) in candidates {
+        let set = |r: &[usize], f: &dyn Fn(&FileRecord) -> usize| -> BTreeSet<usize> {
+            r.iter().map(|&i| f(&records[i])).collect()
+        };
+        let split_of = |r: &FileRecord| r.split as usize;
+        let label_of = |r: &FileRecord| r.label;
+        let new_link = |f: &dyn Fn(&FileRecord) -> usize| -> bool {
+            let all = set(&members, f);
+            all.len() > 1
+                && (exact
+                    || (!all.is_subset(&set(&members[..k], f))
+                        && !all.is_subset(&set(&members[k..], f))))
+        };
+        let (leaks, conflicts) = (new_link(&split_of), new_link(&label_of));
+        if !leaks && !conflicts {
             continue;
         }
-        let exact = members
-            .iter()
-            .all(|&i| records[i].sha256 == records[members[0]].sha256);
+        let splits: BTreeSet<Split> = members.iter().map(|&i| records[i].split).collect();
+        let labels: BTreeSet<usize> = members.iter().map(|&i| records[i].label).collect();
+        if leaks {
+            totals.leaking_clusters += 1;
+        }
+        if conflicts {
+            totals.label_conflicts += 1;
+        }
+        let listed = |v: &Vec<Cluster>| v.len() < cfg.max_near_pairs;
+        if !(leaks && listed(&leakage) || conflicts && listed(&label_conflicts)) {
+            continue;
+        }
         let mut files: Vec<FileRef> = members.iter().map(|&i| fref(&records[i])).collect();
         files.sort();
         let c = Cluster {
@@ -574,12 +574,35 @@ pub fn audit_datasets(
                 .collect(),
             exact,
         };
-        if c.splits.len() > 1 {
+        if leaks && listed(&leakage) {
             leakage.push(c.clone());
         }
-        if c.classes.len() > 1 {
+        if conflicts && listed(&label_conflicts) {
             label_conflicts.push(c);
         }
+    }
+    leakage.sort_by(|a, b| a.files.cmp(&b.files));
+    label_conflicts.sort_by(|a, b| a.files.cmp(&b.files));
+
+    // Tiny images make perceptual hashes coarse: say so rather than let look-alikes pass as
+    // copies unremarked.
+    let mut notes = Vec::new();
+    let mut short_sides: Vec<u32> = ok.iter().map(|r| r.width.min(r.height)).collect();
+    short_sides.sort_unstable();
+    if let Some(&med_side) = short_sides.get(short_sides.len() / 2)
+        && med_side < 64
+        && !pairs.is_empty()
+    {
+        notes.push(format!(
+            "median shorter side is {med_side} px: at this size perceptual hashes cannot tell a re-encoded copy from a similar-looking image, so near-duplicate pairs may be look-alikes; check them, or lower phash_threshold/dhash_threshold"
+        ));
+    }
+    if pairs.len() > cfg.max_near_pairs {
+        notes.push(format!(
+            "{} near-duplicate pairs found; only the first {} are listed",
+            pairs.len(),
+            cfg.max_near_pairs
+        ));
     }
 
     // Class distribution.
@@ -628,8 +651,6 @@ pub fn audit_datasets(
     totals.size_outliers = size_outliers.len();
     totals.low_information = low_information.len();
     totals.exact_duplicate_groups = exact_duplicates.len();
-    totals.leaking_clusters = leakage.len();
-    totals.label_conflicts = label_conflicts.len();
     Ok(AuditReport {
         root: None,
         classes: classes.to_vec(),
@@ -648,8 +669,19 @@ pub fn audit_datasets(
         leakage,
         label_conflicts,
         skipped: skipped.to_vec(),
+        notes,
         records,
     })
+}
+
+fn exact_duplicates_members(by_sha: &HashMap<&str, Vec<usize>>) -> Vec<(Vec<usize>, bool, usize)> {
+    let mut v: Vec<(Vec<usize>, bool, usize)> = by_sha
+        .values()
+        .filter(|m| m.len() > 1)
+        .map(|m| (m.clone(), true, m.len()))
+        .collect();
+    v.sort();
+    v
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and
@@ -839,6 +871,9 @@ impl AuditReport {
             for k in self.skipped.iter().take(5) {
                 let _ = writeln!(s, "    {}: {}", k.path.display(), k.reason);
             }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
         }
         if !self.has_issues() {
             let _ = writeln!(s, "  no issues found");
