@@ -41,7 +41,10 @@ pub enum BootstrapMode {
 #[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossKind {
     /// Cross-entropy (PyTorch `CrossEntropyLoss` semantics).
-    CrossEntropy,
+    ///
+    /// (Variants without parameters are written `{}` so that unknown JSON fields — typos of the
+    /// shared options — are rejected for them too.)
+    CrossEntropy {},
     /// Focal loss (Lin et al., 2017): `−Σ α_c·t_c·(1 − p_c)^γ·log p_c`; down-weights easy,
     /// well-classified samples. `class_weights` act as the per-class `α`.
     Focal {
@@ -57,7 +60,7 @@ pub enum LossKind {
         tau: f32,
     },
     /// Balanced softmax (Ren et al., 2020): logit adjustment with `τ = 1`.
-    BalancedSoftmax,
+    BalancedSoftmax {},
     /// Label-distribution-aware margin loss (Cao et al., 2019): subtracts a margin
     /// `m_c ∝ n_c^(−1/4)` from the target logit, larger for rarer classes, then scales.
     /// Usually paired with deferred re-weighting.
@@ -155,7 +158,7 @@ impl LossConfig {
 
     /// Cross-entropy.
     pub fn cross_entropy() -> Self {
-        Self::new(LossKind::CrossEntropy)
+        Self::new(LossKind::CrossEntropy {})
     }
 
     /// Focal loss with focusing parameter `gamma`.
@@ -170,7 +173,7 @@ impl LossConfig {
 
     /// Balanced softmax.
     pub fn balanced_softmax() -> Self {
-        Self::new(LossKind::BalancedSoftmax)
+        Self::new(LossKind::BalancedSoftmax {})
     }
 
     /// LDAM with the given largest margin and logit scale.
@@ -227,7 +230,9 @@ impl LossConfig {
         self.class_weights.needs_counts()
             || matches!(
                 self.kind,
-                LossKind::LogitAdjusted { .. } | LossKind::BalancedSoftmax | LossKind::Ldam { .. }
+                LossKind::LogitAdjusted { .. }
+                    | LossKind::BalancedSoftmax {}
+                    | LossKind::Ldam { .. }
             )
     }
 
@@ -248,7 +253,7 @@ impl LossConfig {
             ));
         }
         match self.kind {
-            LossKind::CrossEntropy | LossKind::BalancedSoftmax => Ok(()),
+            LossKind::CrossEntropy {} | LossKind::BalancedSoftmax {} => Ok(()),
             LossKind::Focal { gamma } if !(gamma.is_finite() && gamma >= 0.0) => {
                 bad(format!("focal gamma must be finite and >= 0, got {gamma}"))
             }

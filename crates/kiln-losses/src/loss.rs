@@ -43,7 +43,7 @@ impl Loss {
         let weights = config.class_weights.resolve(class_counts)?;
         let logit_bias = match config.kind {
             LossKind::LogitAdjusted { tau } => Some(log_prior_bias(class_counts, tau)?),
-            LossKind::BalancedSoftmax => Some(log_prior_bias(class_counts, 1.0)?),
+            LossKind::BalancedSoftmax {} => Some(log_prior_bias(class_counts, 1.0)?),
             _ => None,
         };
         let margins = match config.kind {
@@ -128,9 +128,9 @@ impl Loss {
         let row = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, k]), &device);
 
         let per_sample = match self.config.kind {
-            LossKind::CrossEntropy => f::cross_entropy(logits, f::weighted(t, w.as_ref())),
+            LossKind::CrossEntropy {} => f::cross_entropy(logits, f::weighted(t, w.as_ref())),
             LossKind::Focal { gamma } => f::focal(logits, f::weighted(t, w.as_ref()), gamma),
-            LossKind::LogitAdjusted { .. } | LossKind::BalancedSoftmax => {
+            LossKind::LogitAdjusted { .. } | LossKind::BalancedSoftmax {} => {
                 let bias = row(self.logit_bias.as_deref().unwrap_or(&[]));
                 f::cross_entropy(logits + bias, f::weighted(t, w.as_ref()))
             }

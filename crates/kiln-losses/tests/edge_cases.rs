@@ -243,9 +243,9 @@ fn two_classes_and_a_single_class_present() {
     // K = 2.
     let logits = rng.logits(6, 2, 2.0);
     for kind in [
-        LossKind::CrossEntropy,
+        LossKind::CrossEntropy {},
         LossKind::Focal { gamma: 2.0 },
-        LossKind::BalancedSoftmax,
+        LossKind::BalancedSoftmax {},
         LossKind::GeneralizedCrossEntropy { q: 0.7 },
     ] {
         let loss = build(
@@ -340,4 +340,11 @@ fn config_serde_is_tagged_by_name_with_defaults() {
     // Typos and unknown losses are rejected rather than silently ignored.
     assert!(serde_json::from_str::<LossConfig>(r#"{"name":"focal","gama":2.0}"#).is_err());
     assert!(serde_json::from_str::<LossConfig>(r#"{"name":"hinge"}"#).is_err());
+    assert!(
+        serde_json::from_str::<LossConfig>(r#"{"name":"cross_entropy","label_smothing":0.1}"#)
+            .is_err()
+    );
+    assert!(serde_json::from_str::<LossConfig>(r#"{"name":"balanced_softmax","tau":2}"#).is_err());
+    let bs: LossConfig = serde_json::from_str(r#"{"name":"balanced_softmax"}"#).unwrap();
+    assert_eq!(bs, LossConfig::balanced_softmax());
 }

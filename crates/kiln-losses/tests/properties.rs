@@ -18,11 +18,11 @@ const COUNTS: [usize; 4] = [50, 20, 8, 2];
 
 fn all_kinds() -> Vec<LossKind> {
     vec![
-        LossKind::CrossEntropy,
+        LossKind::CrossEntropy {},
         LossKind::Focal { gamma: 2.0 },
         LossKind::Focal { gamma: 0.5 },
         LossKind::LogitAdjusted { tau: 1.5 },
-        LossKind::BalancedSoftmax,
+        LossKind::BalancedSoftmax {},
         LossKind::Ldam {
             max_margin: 0.5,
             scale: 2.0,

@@ -55,7 +55,7 @@ pub fn per_sample(kind: &LossKind, s: &Setup) -> Vec<f64> {
             let logp = log_softmax(&z);
             let p: Vec<f64> = logp.iter().map(|l| l.exp()).collect();
             match *kind {
-                LossKind::CrossEntropy => ce(&z, &tw),
+                LossKind::CrossEntropy {} => ce(&z, &tw),
                 LossKind::Focal { gamma } => (0..k)
                     .map(|c| {
                         let pc = p[c].clamp(1e-6, 1.0 - 1e-6);
@@ -68,7 +68,7 @@ pub fn per_sample(kind: &LossKind, s: &Setup) -> Vec<f64> {
                         .collect();
                     ce(&za, &tw)
                 }
-                LossKind::BalancedSoftmax => {
+                LossKind::BalancedSoftmax {} => {
                     let za: Vec<f64> = (0..k).map(|c| z[c] + prior(c).ln()).collect();
                     ce(&za, &tw)
                 }
