@@ -531,7 +531,7 @@ fn targets_on_the_plain_device_work_with_autodiff_logits() {
     let (v2, g2) = value_and_grad(&loss, &logits, n, k, |_| plain_targets.clone());
     assert_eq!(v1, v2);
     assert_eq!(g1, g2);
-    // Unused helper: make sure tensor helpers agree with the Loss output shape.
+    // A mean over the plain device returns one value.
     let x = tensor2(&logits, n, k, &common::plain());
     assert_eq!(to_vec(loss.forward(x, &plain_targets).unwrap()).len(), 1);
 }
