@@ -176,7 +176,17 @@ pub fn decode_rgb8(path: &Path) -> Result<RgbImage> {
 }
 
 /// Decodes in-memory file bytes (`path` is only used in error messages).
+///
+/// A decoder panic on hostile input is caught and returned as [`DataError::Decode`]: one bad
+/// file in a scraped folder must not take a training run down.
 pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Decoded> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_bytes_inner(bytes, path)
+    }))
+    .unwrap_or_else(|_| Err(DataError::decode(path, "decoder panicked on this file")))
+}
+
+fn decode_bytes_inner(bytes: &[u8], path: &Path) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(DataError::decode(path, "empty file (0 bytes)"));
     }

@@ -268,7 +268,8 @@ fn write_png(path: &Path, pixels: &[u8], side: usize, out_side: u32) -> Result<(
 
 /// Builds `out/train`, `out/val`, `out/test` (PNG, greyscale) from the Fashion-MNIST IDX
 /// files in `src_dir`, plus `out/noise.json` (the flipped labels) and `out/prepared.json`
-/// (this function's result). Deterministic in `spec.seed`.
+/// (this function's result). Deterministic in `spec.seed`. `out/train`, `out/val` and
+/// `out/test` must not exist yet or be empty.
 pub fn write_image_folder(
     src_dir: &Path,
     out: &Path,
@@ -279,6 +280,18 @@ pub fn write_image_folder(
         return Err(DataError::InvalidConfig(format!(
             "need 0 <= noise_rate < 1, imbalance_ratio >= 1, image_size > 0: {spec:?}"
         )));
+    }
+    // Stale files from an earlier run would silently join the new dataset: refuse instead.
+    for split in ["train", "val", "test"] {
+        let d = out.join(split);
+        if let Ok(mut entries) = std::fs::read_dir(&d)
+            && entries.next().is_some()
+        {
+            return Err(DataError::InvalidConfig(format!(
+                "{} already exists and is not empty; write into a fresh folder",
+                d.display()
+            )));
+        }
     }
     let train = load_split(src_dir, true)?;
     let test = load_split(src_dir, false)?;

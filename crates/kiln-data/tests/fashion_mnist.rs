@@ -64,6 +64,11 @@ fn long_tailed_noisy_folder_is_deterministic_and_recorded() {
     let img = kiln_data::decode_rgb8(&f.train().samples()[0].path).unwrap();
     assert_eq!(img.dimensions(), (28, 28));
 
+    assert!(
+        write_image_folder(&src(), d1.path(), &spec).is_err(),
+        "refuses to write over an existing folder"
+    );
+
     let d2 = tempfile::tempdir().unwrap();
     let p2 = write_image_folder(&src(), d2.path(), &spec).unwrap();
     let rel = |v: &[kiln_data::fashion_mnist::NoiseRecord],

@@ -187,3 +187,47 @@ fn tiny_and_extreme_images_transform_without_panicking() {
         }
     }
 }
+
+/// torchvision's eval transform of real photos, sampled (tests/fixtures/torchvision_eval.json,
+/// made by tests/fixtures/make_torchvision_eval.py with PyTorch 1.13 / torchvision 0.14).
+#[test]
+fn eval_transform_matches_torchvision() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/torchvision_eval.json")).unwrap();
+    let photos =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/photos");
+    assert!(photos.is_dir(), "missing {}", photos.display());
+    let t = eval_transform(&Preprocess::imagenet(224));
+    for name in ["chelsea.png", "coffee.png"] {
+        let img = kiln_data::decode_rgb8(&photos.join(name)).unwrap();
+        let ours = t.apply(&img, &mut Rng::new(0)).unwrap();
+        let f = &fixture[name];
+        let grid: Vec<usize> = f["grid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let mut worst = 0f32;
+        for c in 0..3 {
+            for (gy, &y) in grid.iter().enumerate() {
+                for (gx, &x) in grid.iter().enumerate() {
+                    let want = f["values"][c][gy][gx].as_f64().unwrap() as f32;
+                    worst = worst.max((ours[c * 224 * 224 + y * 224 + x] - want).abs());
+                }
+            }
+            let mean: f32 =
+                ours[c * 224 * 224..(c + 1) * 224 * 224].iter().sum::<f32>() / (224.0 * 224.0);
+            let want = f["channel_means"][c].as_f64().unwrap() as f32;
+            assert!(
+                (mean - want).abs() < 0.003,
+                "{name} channel {c} mean {mean} vs {want}"
+            );
+        }
+        // within 1.5 grey levels (in normalised units) everywhere on the grid
+        assert!(
+            worst < 1.5 / 255.0 / 0.224,
+            "{name}: worst difference {worst}"
+        );
+    }
+}
