@@ -9,6 +9,24 @@ pub enum TrainError {
     /// A model problem (unknown architecture, weights that do not fit, …).
     #[error(transparent)]
     Model(#[from] kiln_models::ModelError),
+    /// A loss problem (bad targets, invalid loss configuration, …).
+    #[error(transparent)]
+    Loss(#[from] kiln_losses::LossError),
+    /// A metrics problem (NaN logits, …).
+    #[error(transparent)]
+    Metrics(#[from] kiln_metrics::MetricsError),
+    /// The loss became NaN or infinite; the last good checkpoint is kept.
+    #[error(
+        "non-finite loss in stage '{stage}', epoch {epoch}, step {step}: training stopped; the last checkpoint is the last good state (lower the learning rate or check the data)"
+    )]
+    NonFiniteLoss {
+        /// Recipe stage.
+        stage: String,
+        /// Epoch.
+        epoch: usize,
+        /// Step within the stage.
+        step: usize,
+    },
     /// A configuration that cannot run.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -2,13 +2,26 @@
 //!
 //! kiln-train is the one crate that knows all the others: it converts a backbone's
 //! [`kiln_models::PretrainedCfg`] into kiln-data's [`kiln_data::Preprocess`], runs the
-//! staged recipe with kiln-losses and kiln-metrics, and writes checkpoints and reports.
+//! staged recipe ([`Recipe`]: linear probe on cached features → gradual unfreeze → full
+//! fine-tune) with kiln-losses and kiln-metrics, and writes atomic checkpoints, a JSONL log
+//! and a report.
 #![deny(missing_docs)]
 
+pub mod cache;
+pub mod checkpoint;
 pub mod error;
+pub mod finetune;
 pub mod infer;
+pub mod optim;
+pub mod progress;
+pub mod recipe;
+pub mod report;
+pub mod schedule;
 
 pub use error::TrainError;
+pub use finetune::{Augment, Finetune, FinetuneConfig, RunOutcome, SamplerKind};
 pub use infer::{
     Prediction, eval_transform_for, imagenet_labels, load_batch, predict_top_k, preprocess_for,
 };
+pub use recipe::{Recipe, StageLr, StageSpec, Unfreeze};
+pub use report::RunReport;
