@@ -106,6 +106,15 @@ pub struct FinetuneConfig {
     /// Stop after this many epochs in one call (continue later with [`Finetune::resume`]).
     #[serde(default)]
     pub stop_after: Option<usize>,
+    /// Keep every BatchNorm on its running statistics, also in unfrozen stages (their scale
+    /// and shift still train). Small or shifted data sets rarely give batch statistics as good
+    /// as ImageNet's; this also turns off dropout and drop-path, which share the flag.
+    #[serde(default = "yes")]
+    pub frozen_batchnorm: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for FinetuneConfig {
@@ -126,6 +135,7 @@ impl Default for FinetuneConfig {
             valid_fraction: 0.15,
             progress: true,
             stop_after: None,
+            frozen_batchnorm: true,
         }
     }
 }
@@ -214,6 +224,8 @@ impl Finetune {
         progress: bool);
     setter!(/// Stop after this many epochs in this call; [`Finetune::resume`] continues.
         stop_after: Option<usize>);
+    setter!(/// Keep BatchNorm on running statistics in unfrozen stages (default on).
+        frozen_batchnorm: bool);
 
     /// Run the recipe on `device` (a plain device; autodiff is added for training).
     pub fn fit(self, device: &Device) -> Result<RunOutcome> {
@@ -406,13 +418,16 @@ impl Runner {
         })
     }
 
-    fn train_loader(&self) -> Result<DataLoader> {
+    /// The training loader; `for_cache` keeps every sample (no dropped last batch).
+    fn train_loader(&self, for_cache: bool) -> Result<DataLoader> {
         let mut cfg = LoaderConfig::train(self.config.batch_size, self.config.seed);
         cfg.mix = self.config.mix.clone();
-        // A last batch of one sample would break BatchNorm's batch statistics; drop the
-        // incomplete batch (its samples come first in another epoch's order) when there are
-        // full ones.
-        cfg.drop_last = self.train.len() >= self.config.batch_size;
+        // With BatchNorm on batch statistics a last batch of one sample breaks them: drop the
+        // incomplete batch (its samples come up in other epochs' orders) when there are full
+        // ones.
+        cfg.drop_last = !for_cache
+            && !self.config.frozen_batchnorm
+            && self.train.len() >= self.config.batch_size;
         let loader = DataLoader::from_arc(self.train.clone(), self.train_transform()?, cfg)?;
         let labels = self.train.labels();
         Ok(match &self.config.sampler {
@@ -482,8 +497,14 @@ impl Runner {
                 lr_groups.push((model_stages[i].group.clone(), mult[i]));
             }
             // Frozen stages lose their gradients *and* their BatchNorm training flag, so their
-            // running statistics stay exactly as loaded.
-            model = model.freeze_group(ParamGroup::all()).unfreeze_group(group);
+            // running statistics stay exactly as loaded. With frozen BatchNorm the trainable
+            // stages get gradients back but keep the flag off.
+            model = model.freeze_group(ParamGroup::all());
+            model = if self.config.frozen_batchnorm {
+                model.set_require_grad_group(group, true)
+            } else {
+                model.unfreeze_group(group)
+            };
 
             let mut optim: ModuleOptimizer = AdamWConfig::new()
                 .with_weight_decay(self.config.recipe.weight_decay as f32)
@@ -498,7 +519,7 @@ impl Runner {
             }
 
             let head_only = spec.unfreeze == Unfreeze::Head && self.config.feature_cache;
-            let loader = self.train_loader()?;
+            let loader = self.train_loader(head_only)?;
             let cache = if head_only {
                 let t = Instant::now();
                 let c = FeatureCache::build(
