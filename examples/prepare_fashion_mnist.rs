@@ -42,7 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = out.unwrap_or_else(|| usage());
     let p = write_image_folder(&src, &out, &spec)?;
     println!("wrote {}", p.root.display());
-    println!("{:<14} {:>6} {:>6} {:>5} {:>5}", "class", "train", "given", "val", "test");
+    println!(
+        "{:<14} {:>6} {:>6} {:>5} {:>5}",
+        "class", "train", "given", "val", "test"
+    );
     for (c, name) in CLASS_NAMES.iter().enumerate() {
         println!(
             "{:<14} {:>6} {:>6} {:>5} {:>5}",

@@ -9,17 +9,26 @@ use kiln::prelude::*;
 use kiln::train::{Finetune, Recipe, RunOutcome, StageSpec, Unfreeze};
 
 fn shared(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel);
-    assert!(p.exists(), "{} is missing (shared/ beside the checkout)", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing (shared/ beside the checkout)",
+        p.display()
+    );
     p
 }
 
 fn run(model: Backbone, data: &ImageFolder, device: &Device) -> RunOutcome {
     let pretrained = model.pretrained_cfg();
     // Small inputs keep the test fast on 2 cores; the recipe is the same for both runs.
-    let preprocess = Preprocess::imagenet(64)
-        .with_crop_fraction(1.0);
-    let preprocess = Preprocess { mean: pretrained.mean, std: pretrained.std, ..preprocess };
+    let preprocess = Preprocess::imagenet(64).with_crop_fraction(1.0);
+    let preprocess = Preprocess {
+        mean: pretrained.mean,
+        std: pretrained.std,
+        ..preprocess
+    };
     let recipe = Recipe::new(vec![
         StageSpec::new("probe", 4, Unfreeze::Head, 3e-3),
         StageSpec::new("unfreeze", 2, Unfreeze::Last(2), 1e-3),
@@ -55,7 +64,10 @@ fn pretrained_lite0_beats_random_init_on_long_tailed_fashion_mnist() {
 
     let pretrained = create("efficientnet_lite0", classes, &device)
         .unwrap()
-        .load_weights(shared("fixtures/weights/efficientnet-lite0-57934424.pth"), &LoadOptions::default())
+        .load_weights(
+            shared("fixtures/weights/efficientnet-lite0-57934424.pth"),
+            &LoadOptions::default(),
+        )
         .unwrap()
         .0;
     let random = create("efficientnet_lite0", classes, &device).unwrap();
