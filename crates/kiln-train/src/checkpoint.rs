@@ -68,6 +68,9 @@ pub struct RunState {
     pub last_optimizer: Option<String>,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Weight-EMA model file of the last finished epoch, when an EMA is kept.
+    #[serde(default)]
+    pub last_ema: Option<String>,
 }
 
 impl RunState {
@@ -84,6 +87,7 @@ impl RunState {
             last_model: None,
             last_optimizer: None,
             stopped_early: false,
+            last_ema: None,
         }
     }
 

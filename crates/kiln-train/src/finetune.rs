@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::FeatureCache;
 use crate::checkpoint::{EpochRecord, RunState, append_jsonl, tmp_path, write_atomic};
+use crate::ema::WeightEma;
 use crate::error::{Result, TrainError};
 use crate::infer::preprocess_for;
 use crate::optim::{clip_grad_norm, stage_learning_rates};
@@ -111,6 +112,10 @@ pub struct FinetuneConfig {
     /// as ImageNet's; this also turns off dropout and drop-path, which share the flag.
     #[serde(default = "yes")]
     pub frozen_batchnorm: bool,
+    /// Keep an exponential moving average of the weights (decay per step, e.g. 0.999) and
+    /// evaluate, select and save it instead of the raw weights.
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -136,6 +141,7 @@ impl Default for FinetuneConfig {
             progress: true,
             stop_after: None,
             frozen_batchnorm: true,
+            ema_decay: None,
         }
     }
 }
@@ -226,6 +232,8 @@ impl Finetune {
         stop_after: Option<usize>);
     setter!(/// Keep BatchNorm on running statistics in unfrozen stages (default on).
         frozen_batchnorm: bool);
+    setter!(/// Exponential moving average of the weights (decay per step).
+        ema_decay: Option<f64>);
 
     /// Run the recipe on `device` (a plain device; autodiff is added for training).
     pub fn fit(self, device: &Device) -> Result<RunOutcome> {
@@ -274,6 +282,7 @@ struct Runner {
     preprocess: Preprocess,
     best: Option<(Backbone, Metrics)>,
     loss: Loss,
+    ema: Option<WeightEma>,
 }
 
 fn hash64(parts: &[u64]) -> u64 {
@@ -364,7 +373,22 @@ impl Runner {
             preprocess,
             best: None,
             loss,
+            ema: None,
         };
+        if let Some(decay) = runner.config.ema_decay {
+            let start = match (&resume, &runner.out_dir) {
+                (Some(st), Some(dir)) if st.last_ema.is_some() => {
+                    let file = st.last_ema.clone().unwrap_or_default();
+                    let base = runner.model.as_ref().map(|m| m.valid());
+                    match base {
+                        Some(b) => Some(load_checkpoint(b, dir.join(file))?),
+                        None => None,
+                    }
+                }
+                _ => runner.model.as_ref().map(|m| m.valid()),
+            };
+            runner.ema = start.map(|m| WeightEma::new(&m, decay));
+        }
         if let Some(b) = best {
             let metrics = runner.evaluate(&b.valid())?;
             runner.best = Some((b.valid(), metrics));
@@ -556,7 +580,10 @@ impl Runner {
                 self.loss.set_epoch(epoch);
                 let bar = progress.epoch(&spec.name, epoch, steps_per_epoch);
                 let step0 = self.state.epoch_in_stage * steps_per_epoch;
-                let mut acc = StepAcc::default();
+                let mut acc = StepAcc {
+                    ema: self.ema.take(),
+                    ..StepAcc::default()
+                };
                 let ctx = StepCtx {
                     stage: &spec.name,
                     epoch,
@@ -606,7 +633,11 @@ impl Runner {
                 }
                 bar.finish();
                 let train_secs = started.elapsed().as_secs_f64();
-                let valid_model = model.valid();
+                self.ema = acc.ema.take();
+                let valid_model = match &self.ema {
+                    Some(e) => e.model.clone(),
+                    None => model.valid(),
+                };
                 let metrics = self.evaluate(&valid_model)?;
                 let selection = self.config.selection.value(&metrics);
                 let record = EpochRecord {
@@ -656,8 +687,9 @@ impl Runner {
                     .early_stopping
                     .is_some_and(|p| self.state.stale_epochs >= p);
                 self.state.stopped_early = stop;
+                // The raw weights resume a run; the EMA (if any) is saved beside them.
                 self.save_epoch(
-                    &valid_model,
+                    &model.valid(),
                     &record,
                     improved,
                     (!stage_done).then_some(&optim),
@@ -734,6 +766,9 @@ impl Runner {
         let (total, warmup, peak, floor) = ctx.schedule;
         let lr = warmup_cosine(step, total, warmup, peak, floor);
         let model = optim.step(stage_learning_rates(lr, ctx.lr_groups), model, grads);
+        if let Some(ema) = acc.ema.as_mut() {
+            ema.update(&model);
+        }
         acc.loss_sum += value as f64 * n as f64;
         acc.seen += n;
         acc.last = value;
@@ -758,6 +793,12 @@ impl Runner {
         let model_file = format!("last-e{:04}.bpk", record.epoch);
         save_checkpoint(model, dir.join(&model_file))?;
         self.state.last_model = Some(model_file);
+        let previous_ema = self.state.last_ema.take();
+        if let Some(ema) = &self.ema {
+            let file = format!("last-e{:04}.ema.bpk", record.epoch);
+            save_checkpoint(&ema.model, dir.join(&file))?;
+            self.state.last_ema = Some(file);
+        }
         if let Some(optim) = optim {
             let file = format!("last-e{:04}.optim.bpk", record.epoch);
             let path = dir.join(&file);
@@ -777,10 +818,13 @@ impl Runner {
             .map_err(|e| TrainError::InvalidConfig(e.to_string()))?;
         write_atomic(&dir.join("state.json"), text.as_bytes())?;
         // Only now, with state.json pointing at the new files, drop the old ones.
-        for f in [previous.0, previous.1].into_iter().flatten() {
-            if Some(&f) != self.state.last_model.as_ref()
-                && Some(&f) != self.state.last_optimizer.as_ref()
-            {
+        let current = [
+            self.state.last_model.clone(),
+            self.state.last_optimizer.clone(),
+            self.state.last_ema.clone(),
+        ];
+        for f in [previous.0, previous.1, previous_ema].into_iter().flatten() {
+            if !current.iter().any(|c| c.as_ref() == Some(&f)) {
                 let _ = std::fs::remove_file(dir.join(f));
             }
         }
@@ -801,6 +845,7 @@ struct StepAcc {
     loss_sum: f64,
     seen: usize,
     last: f32,
+    ema: Option<WeightEma>,
 }
 
 /// Host copy of integer targets.

@@ -7,8 +7,10 @@
 //! and a report.
 #![deny(missing_docs)]
 
+pub mod adapt;
 pub mod cache;
 pub mod checkpoint;
+pub mod ema;
 pub mod error;
 pub mod finetune;
 pub mod infer;
@@ -18,6 +20,7 @@ pub mod recipe;
 pub mod report;
 pub mod schedule;
 
+pub use adapt::{adapt_batchnorm, predict_tta};
 pub use error::TrainError;
 pub use finetune::{Augment, Finetune, FinetuneConfig, RunOutcome, SamplerKind};
 pub use infer::{

@@ -23,13 +23,12 @@ pub use burn::tensor::{Device, Tensor};
 pub mod prelude {
     pub use burn::module::Module;
     pub use burn::tensor::{Device, Int, Tensor, TensorData};
-    pub use kiln_models::import::{HeadPolicy, LoadOptions, load_checkpoint, save_checkpoint};
-    pub use kiln_models::{Arch, Backbone, ModelError, PretrainedCfg, create, list_archs};
     pub use kiln_data::{Dataset, ImageFolder, Preprocess};
     pub use kiln_losses::{ClassWeights, LossConfig};
     pub use kiln_metrics::{Evaluator, Metrics, SelectionMetric};
+    pub use kiln_models::import::{HeadPolicy, LoadOptions, load_checkpoint, save_checkpoint};
+    pub use kiln_models::{Arch, Backbone, ModelError, PretrainedCfg, create, list_archs};
     pub use kiln_train::{
-        Augment, Finetune, Recipe, RunReport, SamplerKind, StageLr, StageSpec, TrainError,
-        Unfreeze,
+        Augment, Finetune, Recipe, RunReport, SamplerKind, StageLr, StageSpec, TrainError, Unfreeze,
     };
 }

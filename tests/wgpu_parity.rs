@@ -1,0 +1,101 @@
+//! The GPU path, tested for real: a few training steps of ResNet-18 on `Device::wgpu` (here
+//! Mesa's software Vulkan, lavapipe, which `.ci/run` installs) agree with the flex CPU
+//! device in loss and gradients.
+#![cfg(feature = "wgpu")]
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{DeviceKind, Distribution, Int, TensorData};
+use kiln::losses::{Loss, LossConfig, Targets};
+use kiln::prelude::*;
+
+/// Gradients of every parameter, flattened in visit order.
+struct GradDump<'a> {
+    grads: &'a GradientsParams,
+    out: Vec<f32>,
+}
+
+impl ModuleVisitor for GradDump<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(p.id) {
+            self.out.extend(
+                g.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap(),
+            );
+        }
+    }
+}
+
+/// Forces every lazily initialised parameter to exist (on the device it was created for).
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let _ = p.val();
+    }
+}
+
+fn steps(device: &Device, images: &TensorData, labels: &[i64]) -> (Vec<f32>, Vec<f32>) {
+    let ad = device.clone().autodiff();
+    let cpu = Device::flex();
+    cpu.seed(3);
+    // Same initial weights on both devices: created and initialised on the CPU (Burn
+    // initialises parameters lazily, on whatever device they are first used), then copied.
+    let model = create("resnet18", 3, &cpu).unwrap();
+    model.visit(&mut Materialize);
+    let mut model = model.fork(&ad).train();
+    let loss_fn = Loss::new(&LossConfig::cross_entropy(), &[4, 4, 4]).unwrap();
+    let mut optim = AdamWConfig::new().with_epsilon(1e-8).init();
+    let mut losses = Vec::new();
+    let mut first_grads = Vec::new();
+    for step in 0..3 {
+        let x = Tensor::<4>::from_data(images.clone(), &ad);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [labels.len()]), &ad);
+        let loss = loss_fn
+            .forward(model.forward(x), &Targets::Hard(y))
+            .unwrap();
+        losses.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        if step == 0 {
+            let mut dump = GradDump {
+                grads: &grads,
+                out: Vec::new(),
+            };
+            model.visit(&mut dump);
+            first_grads = dump.out;
+        }
+        model = optim.step(1e-3, model, grads);
+    }
+    (losses, first_grads)
+}
+
+#[test]
+fn resnet18_training_steps_on_wgpu_match_flex() {
+    let cpu = Device::flex();
+    cpu.seed(11);
+    let images =
+        Tensor::<4>::random([6, 3, 32, 32], Distribution::Normal(0.0, 1.0), &cpu).into_data();
+    let labels = [0i64, 1, 2, 0, 1, 2];
+    let (l_cpu, g_cpu) = steps(&cpu, &images, &labels);
+    let (l_gpu, g_gpu) = steps(&Device::wgpu(DeviceKind::DefaultDevice), &images, &labels);
+    eprintln!("losses flex {l_cpu:?} wgpu {l_gpu:?}");
+    for (a, b) in l_cpu.iter().zip(&l_gpu) {
+        assert!(
+            (a - b).abs() < 1e-3 * a.abs().max(1.0),
+            "loss flex {a} vs wgpu {b}"
+        );
+    }
+    assert_eq!(g_cpu.len(), g_gpu.len());
+    let scale = g_cpu.iter().fold(0f32, |m, g| m.max(g.abs()));
+    let diff = g_cpu
+        .iter()
+        .zip(&g_gpu)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("max |Δgrad| {diff:.3e} (max |grad| {scale:.3e})");
+    assert!(
+        diff <= 1e-3 * scale,
+        "gradients differ by {diff} (scale {scale})"
+    );
+}
