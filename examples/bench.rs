@@ -12,9 +12,7 @@
 //! * `train_step`: forward + label-smoothed CE + backward + global-norm clipping + AdamW
 //!   step on `Device::flex().autodiff()`, fixed random batch (resnet18 b32@112, resnet50
 //!   b16@112, efficientnet_b0 b32@112) — what PyTorch's `train_step` does.
-//! * `infer`: eval-mode forward on `Device::flex()` (same archs, b32/b16/b32 @224);
-//!   `--fuse-bn` adds an `infer` line per arch with BatchNorm folded into the convolutions
-//!   (`kiln::models::fuse::fuse_batchnorm`), field `"fused": true`.
+//! * `infer`: eval-mode forward on `Device::flex()` (same archs, b32/b16/b32 @224).
 //! * `augment`: read + decode + kiln's train transform (RandomResizedCrop 224, flip,
 //!   ColorJitter, normalise into a CHW buffer) of every JPEG under `--jpeg-dir`, over the
 //!   `RAYON_NUM_THREADS` worker threads (the size of the pool Burn and kiln-data use);
@@ -44,7 +42,6 @@ use kiln::data::{
     DataLoader, Dataset, LoaderConfig, Preprocess, Rng, decode_rgb8, train_transform,
 };
 use kiln::losses::{Loss, LossConfig, Targets};
-use kiln::models::Backbone;
 use kiln::prelude::*;
 use kiln::train::cache::FeatureCache;
 use kiln::train::optim::clip_grad_norm;
@@ -81,9 +78,6 @@ struct Args {
     /// Backbone of `probe_epoch`.
     #[arg(long, default_value = "resnet18")]
     probe_arch: String,
-    /// Also time `infer` with BatchNorm folded into the convolutions.
-    #[arg(long)]
-    fuse_bn: bool,
 
     // Internal: one case in a child process.
     #[arg(long, hide = true)]
@@ -96,8 +90,6 @@ struct Args {
     size: Option<usize>,
     #[arg(long, hide = true)]
     cache: Option<bool>,
-    #[arg(long, hide = true)]
-    fused: bool,
 }
 
 /// One child invocation.
@@ -108,7 +100,6 @@ struct Job {
     batch: Option<usize>,
     size: Option<usize>,
     cache: Option<bool>,
-    fused: bool,
 }
 
 fn main() -> Result<()> {
@@ -134,13 +125,12 @@ fn run_parent(mut args: Args) -> Result<()> {
     let wants = |c: &str| args.cases.iter().any(|x| x == c);
     let arch_ok = |a: &str| args.archs.is_empty() || args.archs.iter().any(|x| x == a);
     let mut jobs = Vec::new();
-    let model_job = |case, arch: &str, batch, size, fused| Job {
+    let model_job = |case, arch: &str, batch, size| Job {
         case,
         arch: Some(arch.to_string()),
         batch: Some(batch),
         size: Some(size),
         cache: None,
-        fused,
     };
     if wants("train_step") {
         for (arch, batch, size) in [
@@ -149,7 +139,7 @@ fn run_parent(mut args: Args) -> Result<()> {
             ("efficientnet_b0", 32, 112),
         ] {
             if arch_ok(arch) {
-                jobs.push(model_job("train_step", arch, batch, size, false));
+                jobs.push(model_job("train_step", arch, batch, size));
             }
         }
     }
@@ -160,10 +150,7 @@ fn run_parent(mut args: Args) -> Result<()> {
             ("efficientnet_b0", 32, 224),
         ] {
             if arch_ok(arch) {
-                jobs.push(model_job("infer", arch, batch, size, false));
-                if args.fuse_bn {
-                    jobs.push(model_job("infer", arch, batch, size, true));
-                }
+                jobs.push(model_job("infer", arch, batch, size));
             }
         }
     }
@@ -175,7 +162,6 @@ fn run_parent(mut args: Args) -> Result<()> {
                 batch: None,
                 size: Some(224),
                 cache: None,
-                fused: false,
             });
         } else {
             eprintln!(
@@ -198,7 +184,6 @@ fn run_parent(mut args: Args) -> Result<()> {
                 batch: Some(32),
                 size: None,
                 cache: Some(cache),
-                fused: false,
             });
         }
     }
@@ -225,9 +210,6 @@ fn run_parent(mut args: Args) -> Result<()> {
         }
         if let Some(c) = job.cache {
             cmd.args(["--cache", &c.to_string()]);
-        }
-        if job.fused {
-            cmd.arg("--fused");
         }
         if let Some(d) = &args.jpeg_dir {
             cmd.arg("--jpeg-dir").arg(d);
@@ -474,11 +456,6 @@ fn infer(args: &Args) -> Result<Value> {
     let device = Device::flex();
     device.seed(0);
     let model = create(&arch, 1000, &device)?.valid();
-    let model = if args.fused {
-        fuse_for_infer(model)?
-    } else {
-        model
-    };
     let x = Tensor::<4>::random(
         [batch, 3, size, size],
         Distribution::Normal(0.0, 1.0),
@@ -488,19 +465,10 @@ fn infer(args: &Args) -> Result<Value> {
         let _ = model.forward(x.clone()).into_data();
         Ok(())
     })?;
-    let mut v = merge(
+    Ok(merge(
         json!({"arch": arch, "batch": batch, "size": size}),
         throughput_fields(batch, &t),
-    );
-    if args.fused {
-        v["fused"] = json!(true);
-    }
-    Ok(v)
-}
-
-fn fuse_for_infer(model: Backbone) -> Result<Backbone> {
-    let _ = &model;
-    bail!("--fuse-bn: BatchNorm folding is not available in this build")
+    ))
 }
 
 fn augment(args: &Args) -> Result<Value> {

@@ -64,7 +64,11 @@ if [[ ",$CASES," == *",augment,"* && -z "$JPEG_DIR" ]]; then
 fi
 
 feature_args=()
-[[ -n "$CARGO_FEATURES" ]] && feature_args=(--features "$CARGO_FEATURES")
+TAG=""  # sed program tagging kiln lines with the extra features
+if [[ -n "$CARGO_FEATURES" ]]; then
+  feature_args=(--features "$CARGO_FEATURES")
+  TAG="s|^{|{\"cargo_features\":\"$CARGO_FEATURES\",|"
+fi
 cargo build --release --example bench "${feature_args[@]}" >&2
 BENCH=target/release/examples/bench
 
@@ -128,8 +132,7 @@ for t in $THREADS; do
   [[ -n "$JPEG_DIR" ]] && jpeg_args=(--jpeg-dir "$JPEG_DIR")
   side_begin
   RAYON_NUM_THREADS=$t "$BENCH" --cases "$CASES" --reps "$REPS" --warmup "$WARMUP" \
-    "${jpeg_args[@]}" "${EXTRA[@]}" | sed "s|^{|{\"cargo_features\":\"$CARGO_FEATURES\",|" \
-    | tee -a "$OUT/kiln.jsonl"
+    "${jpeg_args[@]}" "${EXTRA[@]}" | sed "$TAG" | tee -a "$OUT/kiln.jsonl"
   side_end "kiln threads=$t"
   if [[ $HAVE_TORCH == 1 && -n "$PT_CASES" ]]; then
     quiet_check
@@ -171,8 +174,6 @@ for r in kiln:
         extra = f" ×{r['speedup_vs_uncached']} vs uncached" if "speedup_vs_uncached" in r else ""
         print(f"| {label} | {arch} | {shape} | {r['threads']} | {r['images_per_s']}{extra} | – | – | {r.get('peak_rss_mb')} | {r.get('other_cpu_pct')} |")
         continue
-    if r.get("fused"):
-        case = "infer (BN folded)"
     p = ptk.get((r["case"], r.get("arch", ""), r.get("batch", ""), r.get("size", ""), r["threads"]))
     if r["case"] == "augment":
         # PyTorch's augment runs one single-threaded process whatever --threads says.
