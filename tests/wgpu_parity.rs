@@ -3,11 +3,16 @@
 //! device in loss and gradients.
 #![cfg(feature = "wgpu")]
 
-use burn::module::{Module, ModuleVisitor, Param};
+use std::sync::Mutex;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{DeviceKind, Distribution, Int, TensorData};
 use kiln::losses::{Loss, LossConfig, Targets};
 use kiln::prelude::*;
+
+/// The tests seed the shared flex device's RNG and initialise models from it: one at a time.
+static SEEDED: Mutex<()> = Mutex::new(());
 
 /// Gradients of every parameter, flattened in visit order.
 struct GradDump<'a> {
@@ -73,6 +78,7 @@ fn steps(device: &Device, images: &TensorData, labels: &[i64]) -> (Vec<f32>, Vec
 
 #[test]
 fn resnet18_training_steps_on_wgpu_match_flex() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let cpu = Device::flex();
     cpu.seed(11);
     let images =
@@ -94,6 +100,69 @@ fn resnet18_training_steps_on_wgpu_match_flex() {
         .zip(&g_gpu)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     eprintln!("max |Δgrad| {diff:.3e} (max |grad| {scale:.3e})");
+    assert!(
+        diff <= 1e-3 * scale,
+        "gradients differ by {diff} (scale {scale})"
+    );
+}
+
+/// Data parallel across two different backends: half of the batch on the flex CPU device,
+/// half on wgpu; the summed gradients equal one device's gradients of the whole batch.
+#[test]
+fn data_parallel_across_flex_and_wgpu_gives_the_whole_batch_gradient() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let cpu = Device::flex();
+    cpu.seed(5);
+    let flex_ad = cpu.clone().autodiff();
+    let wgpu_ad = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let model = create("resnet18", 3, &cpu).unwrap();
+    model.visit(&mut Materialize);
+    // BatchNorm on its running statistics (kiln's default, frozen BatchNorm): shards see the
+    // same normalisation as the whole batch.
+    let model = model
+        .fork(&flex_ad)
+        .train()
+        .freeze_group(ParamGroup::all())
+        .set_require_grad_group(ParamGroup::all(), true);
+    let x = Tensor::<4>::random([6, 3, 32, 32], Distribution::Normal(0.0, 1.0), &flex_ad);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 2, 1, 0], [6]), &flex_ad);
+    let targets = Targets::Hard(y);
+    let loss_fn = Loss::new(&LossConfig::cross_entropy(), &[2, 2, 2]).unwrap();
+
+    let whole = loss_fn.forward(model.forward(x.clone()), &targets).unwrap();
+    let whole_value = whole.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(whole.backward(), &model);
+    let mut single = GradDump {
+        grads: &grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut single);
+
+    let sharded = kiln::train::parallel::sharded_grads(
+        &model,
+        x,
+        &targets,
+        &loss_fn,
+        &[flex_ad.clone(), wgpu_ad],
+    )
+    .unwrap()
+    .expect("finite loss");
+    let mut parallel = GradDump {
+        grads: &sharded.grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut parallel);
+
+    assert!((whole_value - sharded.loss).abs() < 1e-4 * whole_value.max(1.0));
+    assert_eq!(single.out.len(), parallel.out.len());
+    let scale = single.out.iter().fold(0f32, |m, g| m.max(g.abs()));
+    let diff = single
+        .out
+        .iter()
+        .zip(&parallel.out)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("data parallel flex+wgpu: max |Δgrad| {diff:.3e} (max |grad| {scale:.3e})");
+    assert!(scale > 0.0);
     assert!(
         diff <= 1e-3 * scale,
         "gradients differ by {diff} (scale {scale})"

@@ -1,8 +1,8 @@
-//! Domain-shift helpers: BatchNorm-statistics adaptation (AdaBN) and test-time augmentation.
+//! Domain shift: BatchNorm-statistics adaptation (AdaBN) on unlabeled target images.
+//! Test-time augmentation lives in [`crate::tta`].
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
-use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use kiln_data::transform::{SampleTransform, eval_transform};
 use kiln_data::{DataLoader, Dataset, LoaderConfig, Preprocess};
 use kiln_models::Backbone;
@@ -83,16 +83,4 @@ pub fn adapt_batchnorm(
         }
     }
     Ok(model.valid())
-}
-
-/// Test-time augmentation: the softmax probabilities averaged over the image and its
-/// horizontal mirror (`hflip`), `[N, num_classes]`.
-pub fn predict_tta(model: &Backbone, images: Tensor<4>, hflip: bool) -> Tensor<2> {
-    let p = softmax(model.forward(images.clone()), 1);
-    if hflip {
-        let q = softmax(model.forward(images.flip([3])), 1);
-        (p + q).div_scalar(2.0)
-    } else {
-        p
-    }
 }

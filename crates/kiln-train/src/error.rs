@@ -27,6 +27,14 @@ pub enum TrainError {
         /// Step within the stage.
         step: usize,
     },
+    /// A data-parallel replica failed (its thread panicked inside the backend).
+    #[error("data-parallel replica on {device} failed: {message}")]
+    Replica {
+        /// The replica's device.
+        device: String,
+        /// What the replica reported.
+        message: String,
+    },
     /// A configuration that cannot run.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

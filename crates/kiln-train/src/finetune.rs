@@ -38,6 +38,7 @@ use crate::ema::WeightEma;
 use crate::error::{Result, TrainError};
 use crate::infer::preprocess_for;
 use crate::optim::{clip_grad_norm, stage_learning_rates};
+use crate::parallel::sharded_grads;
 use crate::progress::Progress;
 use crate::recipe::{Recipe, Unfreeze};
 use crate::report::RunReport;
@@ -237,18 +238,32 @@ impl Finetune {
 
     /// Run the recipe on `device` (a plain device; autodiff is added for training).
     pub fn fit(self, device: &Device) -> Result<RunOutcome> {
-        Runner::prepare(self, device, None)?.run()
+        self.fit_on(std::slice::from_ref(device))
     }
 
-    /// Continue the run saved in `out_dir` (same model architecture, data and config) from
-    /// its last finished epoch; the result equals an uninterrupted run.
-    pub fn resume(self, device: &Device) -> Result<RunOutcome> {
+    /// Run the recipe data-parallel: every training batch is split across `devices` (plain
+    /// devices, e.g. two GPUs, or a GPU and the CPU), each shard runs forward and backward on
+    /// its device in its own thread, and the gradients are summed on the first device, which
+    /// holds the weights and optimizer and runs evaluation and the feature cache. One device
+    /// is [`Finetune::fit`]. See [`crate::parallel`] for what matches a single device exactly.
+    pub fn fit_on(self, devices: &[Device]) -> Result<RunOutcome> {
+        Runner::prepare(self, devices, None)?.run()
+    }
+
+    /// [`Finetune::resume`] with data parallelism across `devices` (see [`Finetune::fit_on`]).
+    pub fn resume_on(self, devices: &[Device]) -> Result<RunOutcome> {
         let dir = self
             .out_dir
             .clone()
             .ok_or_else(|| TrainError::InvalidConfig("resume needs out_dir".into()))?;
         let state = RunState::load(&dir)?;
-        Runner::prepare(self, device, Some(state))?.run()
+        Runner::prepare(self, devices, Some(state))?.run()
+    }
+
+    /// Continue the run saved in `out_dir` (same model architecture, data and config) from
+    /// its last finished epoch; the result equals an uninterrupted run.
+    pub fn resume(self, device: &Device) -> Result<RunOutcome> {
+        self.resume_on(std::slice::from_ref(device))
     }
 }
 
@@ -278,6 +293,8 @@ struct Runner {
     config: FinetuneConfig,
     device: Device,
     ad: Device,
+    /// Autodiff devices of a data-parallel run, main device first; empty on one device.
+    parallel: Vec<Device>,
     state: RunState,
     preprocess: Preprocess,
     best: Option<(Backbone, Metrics)>,
@@ -297,7 +314,15 @@ fn hash64(parts: &[u64]) -> u64 {
 }
 
 impl Runner {
-    fn prepare(ft: Finetune, device: &Device, resume: Option<RunState>) -> Result<Self> {
+    fn prepare(ft: Finetune, devices: &[Device], resume: Option<RunState>) -> Result<Self> {
+        let device = devices
+            .first()
+            .ok_or_else(|| TrainError::InvalidConfig("no device given".into()))?;
+        let parallel: Vec<Device> = if devices.len() > 1 {
+            devices.iter().map(|d| d.clone().autodiff()).collect()
+        } else {
+            Vec::new()
+        };
         let Finetune {
             mut model,
             train,
@@ -369,6 +394,7 @@ impl Runner {
             config,
             device: device.clone(),
             ad,
+            parallel,
             state,
             preprocess,
             best: None,
@@ -618,16 +644,28 @@ impl Runner {
                             Some(s) => Targets::Soft(s),
                             None => Targets::Hard(batch.targets),
                         };
-                        let logits = model.forward(batch.images);
-                        model = self.step(
-                            &mut optim,
-                            model,
-                            logits,
-                            targets,
-                            &ctx,
-                            step0 + batch.step,
-                            &mut acc,
-                        )?;
+                        model = if self.parallel.is_empty() {
+                            let logits = model.forward(batch.images);
+                            self.step(
+                                &mut optim,
+                                model,
+                                logits,
+                                targets,
+                                &ctx,
+                                step0 + batch.step,
+                                &mut acc,
+                            )?
+                        } else {
+                            self.step_parallel(
+                                &mut optim,
+                                model,
+                                batch.images,
+                                targets,
+                                &ctx,
+                                step0 + batch.step,
+                                &mut acc,
+                            )?
+                        };
                         bar.step(acc.last, acc.seen);
                     }
                 }
@@ -753,13 +791,45 @@ impl Runner {
         let loss = self.loss.forward(logits, &targets)?;
         // Reading the loss back is the one sync per step (the progress bar needs it anyway).
         let Some(value) = loss_value(&loss).ok().filter(|v| v.is_finite()) else {
-            return Err(TrainError::NonFiniteLoss {
-                stage: ctx.stage.to_string(),
-                epoch: ctx.epoch,
-                step,
-            });
+            return Err(non_finite(ctx, step));
         };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.apply(optim, model, grads, value, n, ctx, step, acc)
+    }
+
+    /// [`Runner::step`] with the batch split across the data-parallel devices.
+    #[allow(clippy::too_many_arguments)]
+    fn step_parallel(
+        &self,
+        optim: &mut ModuleOptimizer,
+        model: Backbone,
+        images: Tensor<4>,
+        targets: Targets,
+        ctx: &StepCtx<'_>,
+        step: usize,
+        acc: &mut StepAcc,
+    ) -> Result<Backbone> {
+        let n = images.dims()[0];
+        let Some(sharded) = sharded_grads(&model, images, &targets, &self.loss, &self.parallel)?
+        else {
+            return Err(non_finite(ctx, step));
+        };
+        self.apply(optim, model, sharded.grads, sharded.loss, n, ctx, step, acc)
+    }
+
+    /// Global-norm clipping, per-stage learning rates, AdamW step, EMA, bookkeeping.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        optim: &mut ModuleOptimizer,
+        model: Backbone,
+        mut grads: GradientsParams,
+        value: f32,
+        n: usize,
+        ctx: &StepCtx<'_>,
+        step: usize,
+        acc: &mut StepAcc,
+    ) -> Result<Backbone> {
         if let Some(max) = self.config.recipe.clip_grad_norm {
             clip_grad_norm(&model, &mut grads, max);
         }
@@ -829,6 +899,14 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+fn non_finite(ctx: &StepCtx<'_>, step: usize) -> TrainError {
+    TrainError::NonFiniteLoss {
+        stage: ctx.stage.to_string(),
+        epoch: ctx.epoch,
+        step,
     }
 }
 

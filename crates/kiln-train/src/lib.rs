@@ -15,12 +15,14 @@ pub mod error;
 pub mod finetune;
 pub mod infer;
 pub mod optim;
+pub mod parallel;
 pub mod progress;
 pub mod recipe;
 pub mod report;
 pub mod schedule;
+pub mod tta;
 
-pub use adapt::{adapt_batchnorm, predict_tta};
+pub use adapt::adapt_batchnorm;
 pub use error::TrainError;
 pub use finetune::{Augment, Finetune, FinetuneConfig, RunOutcome, SamplerKind};
 pub use infer::{
@@ -28,3 +30,4 @@ pub use infer::{
 };
 pub use recipe::{Recipe, StageLr, StageSpec, Unfreeze};
 pub use report::RunReport;
+pub use tta::{Tta, predict_tta, predict_tta_with, tta_views};

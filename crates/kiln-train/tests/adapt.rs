@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use kiln_data::{ImageFolder, Preprocess};
 use kiln_models::create;
-use kiln_train::{adapt_batchnorm, predict_tta};
+use kiln_train::{Tta, adapt_batchnorm, predict_tta, predict_tta_with, tta_views};
 
 #[test]
 fn adabn_moves_the_first_batchnorm_to_target_statistics() {
@@ -86,4 +86,99 @@ fn tta_averages_probabilities_of_image_and_mirror() {
     let avg = (plain + mirror).div_scalar(2.0);
     let d = (avg - p).abs().max().into_scalar::<f32>();
     assert!(d < 1e-6, "{d}");
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn five_crops_come_from_the_corners_and_centre() {
+    let device = Device::flex();
+    // One 8×8 image: channel 0 holds the column index, channel 1 the row index.
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..128)
+                .map(|i| {
+                    if i < 64 {
+                        (i % 8) as f32
+                    } else {
+                        ((i - 64) / 8) as f32
+                    }
+                })
+                .collect(),
+            [1, 2, 8, 8],
+        ),
+        &device,
+    );
+    let tta = Tta {
+        hflip: false,
+        five_crop: Some(0.5),
+    };
+    let views = tta_views(x.clone(), &tta).unwrap();
+    assert_eq!(views.len(), 6);
+    assert_eq!(tta.num_views(), 6);
+    assert_eq!(values(views[0].clone()), values(x));
+    // (min column, max column, min row, max row) each 4×4 crop can hold, resized back to 8×8.
+    let expect = [
+        (0, 3, 0, 3),
+        (4, 7, 0, 3),
+        (0, 3, 4, 7),
+        (4, 7, 4, 7),
+        (2, 5, 2, 5),
+    ];
+    for (view, (c0, c1, r0, r1)) in views[1..].iter().zip(expect) {
+        assert_eq!(view.dims(), [1, 2, 8, 8]);
+        let v = values(view.clone());
+        let (cols, rows) = v.split_at(64);
+        let range = |xs: &[f32]| {
+            xs.iter()
+                .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+        };
+        let ((clo, chi), (rlo, rhi)) = (range(cols), range(rows));
+        assert!(
+            clo >= c0 as f32 - 1e-4 && chi <= c1 as f32 + 1e-4,
+            "columns {clo}..{chi}"
+        );
+        assert!(
+            rlo >= r0 as f32 - 1e-4 && rhi <= r1 as f32 + 1e-4,
+            "rows {rlo}..{rhi}"
+        );
+        // The crop spans its window, not a point of it.
+        assert!(chi - clo > 2.0 && rhi - rlo > 2.0);
+    }
+    let flipped = tta_views(views[0].clone(), &Tta::five_crop_flip(0.5)).unwrap();
+    assert_eq!(flipped.len(), 12);
+    assert_eq!(
+        values(flipped[1].clone()),
+        values(views[0].clone().flip([3]))
+    );
+    assert!(tta_views(views[0].clone(), &Tta::five_crop_flip(1.5)).is_err());
+}
+
+#[test]
+fn tta_with_full_size_crops_equals_flip_tta() {
+    let device = Device::flex();
+    let model = create("resnet18", 4, &device).unwrap().valid();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..2 * 3 * 16 * 16)
+                .map(|i| (i % 11) as f32 / 11.0)
+                .collect(),
+            [2, 3, 16, 16],
+        ),
+        &device,
+    );
+    // Crops of the whole image are the image: 12 views that average to the 2-view result.
+    let crops = predict_tta_with(&model, x.clone(), &Tta::five_crop_flip(1.0)).unwrap();
+    let flip = predict_tta(&model, x.clone(), true);
+    let d = (crops - flip.clone()).abs().max().into_scalar::<f32>();
+    assert!(d < 1e-5, "{d}");
+    // Real crops change the answer.
+    let real = predict_tta_with(&model, x, &Tta::five_crop_flip(0.75)).unwrap();
+    let moved = (real - flip).abs().max().into_scalar::<f32>();
+    assert!(moved > 1e-6, "{moved}");
 }
