@@ -19,7 +19,7 @@ use kiln::data::{ImageFolder, Preprocess};
 use kiln::losses::{ClassWeights, LossConfig};
 use kiln::metrics::Evaluator;
 use kiln::prelude::*;
-use kiln::train::{Augment, Finetune, Recipe, SamplerKind};
+use kiln::train::{Augment, Finetune, Precision, Recipe, SamplerKind};
 
 fn asset(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,11 +85,42 @@ struct Args {
     /// Continue the run in `--out`.
     #[arg(long)]
     resume: bool,
+    /// Device: `flex` (CPU), `wgpu` (default GPU), `wgpu:N` (N-th discrete GPU), `cuda:N`.
+    /// Repeat for data parallel (every batch split across the devices, the first is main).
+    #[arg(long = "device", default_value = "flex")]
+    devices: Vec<String>,
+    /// Train the backbone's forward/backward in bf16 with f32 master weights.
+    #[arg(long)]
+    bf16: bool,
+}
+
+/// A device from its command-line name.
+fn parse_device(name: &str) -> anyhow::Result<Device> {
+    let (kind, index) = match name.split_once(':') {
+        Some((k, i)) => (k, Some(i.parse::<usize>().context("device index")?)),
+        None => (name, None),
+    };
+    match kind {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(match index {
+            Some(i) => kiln::burn::tensor::DeviceKind::DiscreteGpu(i),
+            None => kiln::burn::tensor::DeviceKind::DefaultDevice,
+        })),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(index.unwrap_or(0))),
+        _ => bail!("unknown or not compiled-in device '{name}' (flex, wgpu[:N], cuda[:N])"),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let device = Device::flex();
+    let devices = args
+        .devices
+        .iter()
+        .map(|d| parse_device(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let device = devices[0].clone();
     let demo = args.data.is_none();
     let data_dir = args
         .data
@@ -128,6 +159,8 @@ fn main() -> anyhow::Result<()> {
             )
         }
     };
+    // The new head is initialised from the device RNG: seed it for a reproducible run.
+    device.seed(args.seed);
     let mut model = create(&args.arch, classes, &device)?;
     if let Some(w) = &weights {
         let (m, report) = model.load_weights(w, &LoadOptions::default())?;
@@ -174,15 +207,20 @@ fn main() -> anyhow::Result<()> {
         .preprocess(Some(preprocess.clone()))
         .batch_size(args.batch_size)
         .seed(args.seed)
+        .precision(if args.bf16 {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        })
         .out_dir(&args.out);
     if let Some(v) = data.val() {
         ft = ft.valid(v.clone());
     }
     let started = Instant::now();
     let outcome = if args.resume {
-        ft.resume(&device)?
+        ft.resume_on(&devices)?
     } else {
-        ft.fit(&device)?
+        ft.fit_on(&devices)?
     };
     println!("{}", outcome.report());
     eprintln!(

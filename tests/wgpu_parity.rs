@@ -168,3 +168,50 @@ fn data_parallel_across_flex_and_wgpu_gives_the_whole_batch_gradient() {
         "gradients differ by {diff} (scale {scale})"
     );
 }
+
+/// bf16 on the GPU path: either the adapter runs it (then a bf16 step's loss is close to the
+/// f32 one) or kiln says so with a typed error before training starts.
+#[test]
+fn bf16_on_wgpu_runs_or_is_refused_cleanly() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    match kiln::train::precision::check_bf16_support(&gpu) {
+        Err(e) => {
+            eprintln!("wgpu bf16: refused: {e}");
+            assert!(e.to_string().contains("bf16"));
+        }
+        Ok(()) => {
+            let cpu = Device::flex();
+            cpu.seed(9);
+            let ad = gpu.clone().autodiff();
+            let model = create("resnet18", 3, &cpu).unwrap();
+            model.visit(&mut Materialize);
+            let model = model
+                .fork(&ad)
+                .train()
+                .freeze_group(ParamGroup::all())
+                .set_require_grad_group(ParamGroup::all(), true);
+            let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &ad);
+            let y = Targets::Hard(Tensor::<1, Int>::from_data(
+                TensorData::new(vec![0i64, 1, 2, 0], [4]),
+                &ad,
+            ));
+            let loss_fn = Loss::new(&LossConfig::cross_entropy(), &[2, 1, 1]).unwrap();
+            let full = loss_fn
+                .forward(model.forward(x.clone()), &y)
+                .unwrap()
+                .into_scalar::<f32>();
+            let copy = kiln::train::precision::bf16_copy(&model);
+            let half = loss_fn
+                .forward(
+                    copy.forward(x.cast(burn::tensor::FloatDType::BF16))
+                        .cast(burn::tensor::FloatDType::F32),
+                    &y,
+                )
+                .unwrap()
+                .into_scalar::<f32>();
+            eprintln!("wgpu bf16: loss f32 {full} bf16 {half}");
+            assert!((full - half).abs() < 0.05 * full.max(0.1));
+        }
+    }
+}

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, FloatDType, Int, Tensor};
 use kiln_data::transform::{PerClassTransform, SampleTransform, eval_transform, train_transform};
 use kiln_data::{
     ClassAwareSampler, DataLoader, Dataset, LoaderConfig, MixConfig, Preprocess, Rng,
@@ -39,6 +39,7 @@ use crate::error::{Result, TrainError};
 use crate::infer::preprocess_for;
 use crate::optim::{clip_grad_norm, stage_learning_rates};
 use crate::parallel::sharded_grads;
+use crate::precision::{Precision, bf16_copy, check_bf16_support, grads_to_f32};
 use crate::progress::Progress;
 use crate::recipe::{Recipe, Unfreeze};
 use crate::report::RunReport;
@@ -117,6 +118,9 @@ pub struct FinetuneConfig {
     /// evaluate, select and save it instead of the raw weights.
     #[serde(default)]
     pub ema_decay: Option<f64>,
+    /// Precision of the training forward/backward (f32, or bf16 with f32 master weights).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 fn yes() -> bool {
@@ -143,6 +147,7 @@ impl Default for FinetuneConfig {
             stop_after: None,
             frozen_batchnorm: true,
             ema_decay: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -235,6 +240,9 @@ impl Finetune {
         frozen_batchnorm: bool);
     setter!(/// Exponential moving average of the weights (decay per step).
         ema_decay: Option<f64>);
+    setter!(/// Training precision: [`Precision::Bf16`] runs the backbone's forward and backward
+        /// in bf16 with f32 master weights (needs frozen BatchNorm and one device).
+        precision: Precision);
 
     /// Run the recipe on `device` (a plain device; autodiff is added for training).
     pub fn fit(self, device: &Device) -> Result<RunOutcome> {
@@ -323,6 +331,9 @@ impl Runner {
         } else {
             Vec::new()
         };
+        // Parameters Burn has not materialised yet (a fresh head) draw from the device RNG
+        // when first used: seeding here makes a run a function of its seed.
+        device.seed(hash64(&[ft.config.seed, 0x5eed]));
         let Finetune {
             mut model,
             train,
@@ -349,6 +360,19 @@ impl Runner {
                     st.name
                 )));
             }
+        }
+        if config.precision == Precision::Bf16 {
+            if !config.frozen_batchnorm {
+                return Err(TrainError::InvalidConfig(
+                    "bf16 training needs frozen_batchnorm: BatchNorm statistics would update the per-step bf16 copy".into(),
+                ));
+            }
+            if devices.len() > 1 {
+                return Err(TrainError::InvalidConfig(
+                    "bf16 training runs on one device (data parallel is f32 only)".into(),
+                ));
+            }
+            check_bf16_support(device)?;
         }
         if config.feature_cache && config.cache_views == 0 {
             return Err(TrainError::InvalidConfig("cache_views must be ≥ 1".into()));
@@ -644,7 +668,17 @@ impl Runner {
                             Some(s) => Targets::Soft(s),
                             None => Targets::Hard(batch.targets),
                         };
-                        model = if self.parallel.is_empty() {
+                        model = if self.config.precision == Precision::Bf16 {
+                            self.step_bf16(
+                                &mut optim,
+                                model,
+                                batch.images,
+                                targets,
+                                &ctx,
+                                step0 + batch.step,
+                                &mut acc,
+                            )?
+                        } else if self.parallel.is_empty() {
                             let logits = model.forward(batch.images);
                             self.step(
                                 &mut optim,
@@ -815,6 +849,33 @@ impl Runner {
             return Err(non_finite(ctx, step));
         };
         self.apply(optim, model, sharded.grads, sharded.loss, n, ctx, step, acc)
+    }
+
+    /// [`Runner::step`] with the backbone's forward and backward in bf16 on a per-step copy;
+    /// the gradients come back to f32 for the master weights (see [`crate::precision`]).
+    #[allow(clippy::too_many_arguments)]
+    fn step_bf16(
+        &self,
+        optim: &mut ModuleOptimizer,
+        model: Backbone,
+        images: Tensor<4>,
+        targets: Targets,
+        ctx: &StepCtx<'_>,
+        step: usize,
+        acc: &mut StepAcc,
+    ) -> Result<Backbone> {
+        let n = images.dims()[0];
+        let compute = bf16_copy(&model);
+        let logits = compute
+            .forward(images.cast(FloatDType::BF16))
+            .cast(FloatDType::F32);
+        let loss = self.loss.forward(logits, &targets)?;
+        let Some(value) = loss_value(&loss).ok().filter(|v| v.is_finite()) else {
+            return Err(non_finite(ctx, step));
+        };
+        let mut grads = GradientsParams::from_grads(loss.backward(), &compute);
+        grads_to_f32(&model, &mut grads);
+        self.apply(optim, model, grads, value, n, ctx, step, acc)
     }
 
     /// Global-norm clipping, per-stage learning rates, AdamW step, EMA, bookkeeping.

@@ -16,6 +16,7 @@ pub mod finetune;
 pub mod infer;
 pub mod optim;
 pub mod parallel;
+pub mod precision;
 pub mod progress;
 pub mod recipe;
 pub mod report;
@@ -28,6 +29,7 @@ pub use finetune::{Augment, Finetune, FinetuneConfig, RunOutcome, SamplerKind};
 pub use infer::{
     Prediction, eval_transform_for, imagenet_labels, load_batch, predict_top_k, preprocess_for,
 };
+pub use precision::Precision;
 pub use recipe::{Recipe, StageLr, StageSpec, Unfreeze};
 pub use report::RunReport;
 pub use tta::{Tta, predict_tta, predict_tta_with, tta_views};

@@ -29,6 +29,7 @@ pub mod prelude {
     pub use kiln_models::import::{HeadPolicy, LoadOptions, load_checkpoint, save_checkpoint};
     pub use kiln_models::{Arch, Backbone, ModelError, PretrainedCfg, create, list_archs};
     pub use kiln_train::{
-        Augment, Finetune, Recipe, RunReport, SamplerKind, StageLr, StageSpec, TrainError, Unfreeze,
+        Augment, Finetune, Precision, Recipe, RunReport, SamplerKind, StageLr, StageSpec,
+        TrainError, Tta, Unfreeze,
     };
 }
