@@ -79,6 +79,10 @@ struct Args {
     #[arg(long, default_value = "resnet18")]
     probe_arch: String,
 
+    /// Device of the model cases: `flex` (CPU) or, built with `--features wgpu`, `wgpu`.
+    #[arg(long, default_value = "flex")]
+    device: String,
+
     // Internal: one case in a child process.
     #[arg(long, hide = true)]
     child: bool,
@@ -197,6 +201,7 @@ fn run_parent(mut args: Args) -> Result<()> {
             .args(["--cases", job.case])
             .args(["--reps", &args.reps.to_string()])
             .args(["--warmup", &args.warmup.to_string()])
+            .args(["--device", &args.device])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(a) = &job.arch {
@@ -294,6 +299,16 @@ fn make_probe_folder(dir: &Path, n: usize) -> Result<()> {
 // Child: run one case, return its JSON line.
 // ---------------------------------------------------------------------------------------------
 
+/// The device named by `--device`.
+fn plain_device(args: &Args) -> Result<Device> {
+    match args.device.as_str() {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(kiln::burn::tensor::DeviceKind::DefaultDevice)),
+        other => anyhow::bail!("unknown or not compiled-in device '{other}' (flex, wgpu)"),
+    }
+}
+
 fn run_child(args: &Args) -> Result<Value> {
     let case = args.cases.first().map(String::as_str).unwrap_or("");
     let threads = pool_threads();
@@ -306,7 +321,7 @@ fn run_child(args: &Args) -> Result<Value> {
     };
     v["impl"] = json!("kiln");
     v["burn"] = json!(BURN_VERSION);
-    v["device"] = json!("flex");
+    v["device"] = json!(args.device);
     v["threads"] = json!(threads);
     v["case"] = json!(case);
     v["reps"] = json!(args.reps);
@@ -417,7 +432,7 @@ fn merge(mut a: Value, b: Value) -> Value {
 
 fn train_step(args: &Args) -> Result<Value> {
     let (arch, batch, size) = model_args(args)?;
-    let device = Device::flex().autodiff();
+    let device = plain_device(args)?.autodiff();
     device.seed(0);
     let num_classes = 10;
     let mut model = Some(create(&arch, num_classes, &device)?);
@@ -453,7 +468,7 @@ fn train_step(args: &Args) -> Result<Value> {
 
 fn infer(args: &Args) -> Result<Value> {
     let (arch, batch, size) = model_args(args)?;
-    let device = Device::flex();
+    let device = plain_device(args)?;
     device.seed(0);
     let model = create(&arch, 1000, &device)?.valid();
     let x = Tensor::<4>::random(
@@ -536,8 +551,8 @@ fn probe_epoch(args: &Args) -> Result<Value> {
     let (ds, _skipped) = Dataset::from_class_folders(dir)?;
     let num_classes = ds.num_classes();
     let n = ds.len();
-    let plain = Device::flex();
-    let ad = Device::flex().autodiff();
+    let plain = plain_device(args)?;
+    let ad = plain.clone().autodiff();
     ad.seed(0);
     let model = create(&arch, num_classes, &ad)?;
     let head = model.head_group();
