@@ -73,6 +73,7 @@ fn two_replicas_take_the_single_device_step() {
         .zip(&b)
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
+    eprintln!("two replicas vs one device: max |Δw| {diff:.3e} (max update {moved:.3e})");
     assert!(moved > 1e-3, "training moved the weights ({moved})");
     assert!(
         diff < 1e-5,
