@@ -229,6 +229,15 @@ fn main() -> anyhow::Result<()> {
         args.out.display()
     );
 
+    report_label_issues(
+        &outcome.model,
+        &data,
+        &data_dir,
+        &preprocess,
+        &device,
+        &args.out,
+    )?;
+
     if let Some(test) = data.test() {
         let transform = kiln::data::transform::eval_transform(&preprocess);
         let mut ev = Evaluator::new(classes);
@@ -246,6 +255,60 @@ fn main() -> anyhow::Result<()> {
         println!(
             "held-out test: macro-F1 {:.4}  balanced accuracy {:.4}  accuracy {:.4}  ({} images)",
             m.macro_f1, m.balanced_accuracy, m.accuracy, m.num_samples
+        );
+    }
+    Ok(())
+}
+
+/// Rank the training images by how doubtful their labels are, write `suspects.csv`, print the
+/// top few and — where the folder records its injected noise (`noise.json`, as the embedded
+/// demo does) — how many of the suspects really were flipped.
+fn report_label_issues(
+    model: &Backbone,
+    data: &ImageFolder,
+    data_dir: &std::path::Path,
+    preprocess: &Preprocess,
+    device: &Device,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let report = kiln::train::find_label_issues(model, data.train(), preprocess, 64, device)?;
+    let csv = out.join("suspects.csv");
+    report.write_csv(&csv)?;
+    let flagged = report.flagged().count();
+    println!(
+        "label noise: confident learning flags {flagged} of {} training images (estimated noise rate {:.1} %); ranking in {}",
+        report.ranked.len(),
+        100.0 * report.confident.noise_rate,
+        csv.display()
+    );
+    for s in report.ranked.iter().take(5) {
+        println!(
+            "  suspect {}: labelled {}, looks like {} (p(label) {:.3}){}",
+            s.path.display(),
+            s.given,
+            s.predicted,
+            s.self_confidence,
+            if s.flagged { ", flagged" } else { "" }
+        );
+    }
+    if data_dir.join("noise.json").exists() {
+        let noise = kiln::data::fashion_mnist::read_noise(data_dir)?;
+        let names: std::collections::HashSet<_> = noise
+            .iter()
+            .filter_map(|n| n.path.file_name().map(|f| f.to_owned()))
+            .collect();
+        let is_noisy = |p: &std::path::Path| p.file_name().is_some_and(|f| names.contains(f));
+        let n = noise.len();
+        let hits_top = report
+            .ranked
+            .iter()
+            .take(n)
+            .filter(|s| is_noisy(&s.path))
+            .count();
+        let hits_flagged = report.flagged().filter(|s| is_noisy(&s.path)).count();
+        println!(
+            "  against noise.json ({n} flipped labels): {hits_top} of the top {n} suspects are flipped; confident learning precision {}/{flagged}, recall {}/{n}",
+            hits_flagged, hits_flagged
         );
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! - [`SlicedEvaluator`]: the same metrics per data slice.
 //! - [`TemperatureScaling`], [`reliability`]: calibration.
 //! - [`ClassThresholds`]: per-class decision offsets tuned for macro-F1 or a cost matrix.
+//! - [`rank_suspects`], [`confident_learning`]: label-noise detection from probabilities.
 //!
 //! Numbers follow scikit-learn 1.2 (`zero_division=0`); the tests check them against values
 //! computed by scikit-learn. No function panics on user data: problems are [`MetricsError`]s.
@@ -24,6 +25,7 @@ mod confusion;
 mod error;
 mod evaluator;
 mod math;
+mod noise;
 mod ranking;
 mod report;
 mod scores;
@@ -37,6 +39,7 @@ pub use calibration::{
 pub use confusion::{ConfusedPair, ConfusionMatrix};
 pub use error::MetricsError;
 pub use evaluator::{ClassMetrics, Evaluator, Metrics};
+pub use noise::{ConfidentLearning, Suspect, confident_learning, rank_suspects};
 pub use ranking::{average_precision, roc_auc};
 pub use report::classification_report;
 pub use scores::{

@@ -14,6 +14,7 @@ pub mod ema;
 pub mod error;
 pub mod finetune;
 pub mod infer;
+pub mod noise;
 pub mod optim;
 pub mod parallel;
 pub mod precision;
@@ -29,6 +30,7 @@ pub use finetune::{Augment, Finetune, FinetuneConfig, RunOutcome, SamplerKind};
 pub use infer::{
     Prediction, eval_transform_for, imagenet_labels, load_batch, predict_top_k, preprocess_for,
 };
+pub use noise::{LabelIssue, NoiseReport, find_label_issues};
 pub use precision::Precision;
 pub use recipe::{Recipe, StageLr, StageSpec, Unfreeze};
 pub use report::RunReport;
