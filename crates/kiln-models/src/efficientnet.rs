@@ -18,7 +18,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
-use burn::tensor::activation::{relu6, sigmoid, silu};
+use burn::tensor::activation::relu6;
+
+use crate::activation::{sigmoid, silu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Distribution, Tensor};
 

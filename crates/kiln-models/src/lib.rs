@@ -13,6 +13,7 @@
 //! `layer1.0.conv1`, `fc`, …) so the importer needs only a handful of remaps.
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod backbone;
 pub mod efficientnet;
 pub mod error;
