@@ -18,9 +18,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
-use burn::tensor::activation::relu6;
 
-use crate::activation::{sigmoid, silu};
+use crate::activation::{Act, batch_norm_act, sigmoid, silu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -187,11 +186,12 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply(self, x: Tensor<4>) -> Tensor<4> {
+    /// The same activation for [`batch_norm_act`].
+    fn fused(self) -> Act {
         match self {
-            Activation::Identity => x,
-            Activation::Silu => silu(x),
-            Activation::Relu6 => relu6(x),
+            Activation::Identity => Act::Identity,
+            Activation::Silu => Act::Silu,
+            Activation::Relu6 => Act::Relu6,
         }
     }
 }
@@ -267,7 +267,7 @@ impl ConvBnAct {
         } else {
             x
         };
-        self.act.apply(self.bn.forward(self.conv.forward(x)))
+        batch_norm_act(&self.bn, self.conv.forward(x), self.act.fused())
     }
 }
 

@@ -12,6 +12,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::activation::{Act, batch_norm_act};
 use crate::backbone::Stage;
 use crate::registry::Arch;
 
@@ -132,7 +133,7 @@ impl ResNet {
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self
             .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+            .forward(batch_norm_act(&self.bn1, self.conv1.forward(x), Act::Relu));
         let x = run(&self.layer1, x);
         let x = run(&self.layer2, x);
         let x = run(&self.layer3, x);
@@ -266,13 +267,18 @@ impl Block {
     /// `relu(F(x) + shortcut(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => batch_norm_act(&d.bn, d.conv.forward(x.clone()), Act::Identity),
             None => x.clone(),
         };
-        let mut out = relu(self.bn1.forward(self.conv1.forward(x)));
-        out = self.bn2.forward(self.conv2.forward(out));
+        let out = batch_norm_act(&self.bn1, self.conv1.forward(x), Act::Relu);
+        let bottleneck = self.conv3.is_some();
+        let mut out = batch_norm_act(
+            &self.bn2,
+            self.conv2.forward(out),
+            if bottleneck { Act::Relu } else { Act::Identity },
+        );
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            out = bn3.forward(conv3.forward(relu(out)));
+            out = batch_norm_act(bn3, conv3.forward(out), Act::Identity);
         }
         relu(out + identity)
     }

@@ -9,39 +9,128 @@
 //! [`applies`] keeps every other device on Burn's ops, so an unlisted backend never reaches
 //! the extension.
 
+use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::ops::{ActivationOps, FloatTensorOps};
+use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
 use rayon::prelude::*;
 
-/// Elementwise sigmoid and SiLU with their backward passes.
+/// Fused elementwise ops; forward only (the backward kernels are [`FastBackward`]).
 #[backend_extension(Flex, Autodiff)]
 pub trait FastActivation: Backend {
     /// `sigmoid(x)`.
     fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::sigmoid(x)
     }
-    /// `grad · s · (1 − s)` for `s = sigmoid(x)`.
-    fn fast_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::sigmoid_backward(s, grad)
-    }
     /// `x · sigmoid(x)`.
     fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let s = Self::sigmoid(x.clone());
         Self::float_mul(x, s)
     }
+    /// `act(x · a + b)` with per-channel `a`, `b` of shape `[C]` on `x: [N, C, H, W]` — an
+    /// inference-mode BatchNorm folded to scale and shift, plus its activation ([`act_code`]).
+    fn fast_bn_act(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        act: u8,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let per_channel = |v: FloatTensor<Self>| {
+            let c = v.shape().num_elements();
+            Self::float_expand(
+                Self::float_reshape(v, Shape::new([1, c, 1, 1])),
+                shape.clone(),
+            )
+        };
+        let z = Self::float_add(Self::float_mul(x, per_channel(a)), per_channel(b));
+        match act {
+            ACT_RELU => Self::relu(z),
+            ACT_RELU6 => Self::float_clamp(z, 0.0.into(), 6.0.into()),
+            ACT_SILU => {
+                let s = Self::sigmoid(z.clone());
+                Self::float_mul(z, s)
+            }
+            _ => z,
+        }
+    }
+    /// Training-mode BatchNorm (batch statistics) followed by `act`: `(output, batch mean,
+    /// biased batch variance)`, the statistics as constants for the running averages.
+    fn fast_bn_train_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
+        let c = r.mean.shape().num_elements();
+        let ones = Self::float_add_scalar(
+            Self::float_mul_scalar(r.mean.clone(), 0.0.into()),
+            1.0.into(),
+        );
+        let zeros = Self::float_mul_scalar(r.mean.clone(), 0.0.into());
+        debug_assert_eq!(ones.shape().num_elements(), c);
+        (
+            Self::fast_bn_act(r.output, ones, zeros, act),
+            r.mean,
+            r.variance,
+        )
+    }
+}
+
+/// Backward kernels of [`FastActivation`], run by its autodiff implementation on the inner
+/// backend.
+pub trait FastBackward: Backend {
+    /// `grad · s · (1 − s)` for `s = sigmoid(x)`.
+    fn sigmoid_backward_fast(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `grad · s · (1 + x · (1 − s))` for `s = sigmoid(x)`.
-    fn fast_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let s = Self::sigmoid(x.clone());
-        let one_minus = Self::float_add_scalar(Self::float_neg(s.clone()), 1.0.into());
-        let inner = Self::float_add_scalar(Self::float_mul(x, one_minus), 1.0.into());
-        Self::float_mul(grad, Self::float_mul(s, inner))
+    fn silu_backward_fast(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Gradients `(dx, da, db)` of `act(x · a + b)`.
+    fn bn_act_backward_fast(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Gradients `(dx, dγ, dβ)` of [`FastActivation::fast_bn_train_act`]'s output.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_train_act_backward_fast(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// No activation.
+pub const ACT_IDENTITY: u8 = 0;
+/// ReLU.
+pub const ACT_RELU: u8 = 1;
+/// ReLU6.
+pub const ACT_RELU6: u8 = 2;
+/// SiLU.
+pub const ACT_SILU: u8 = 3;
+
+/// The code of an activation for [`FastActivation::fast_bn_act`].
+pub fn act_code(act: super::Act) -> u8 {
+    match act {
+        super::Act::Identity => ACT_IDENTITY,
+        super::Act::Relu => ACT_RELU,
+        super::Act::Relu6 => ACT_RELU6,
+        super::Act::Silu => ACT_SILU,
     }
 }
 
@@ -65,6 +154,57 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// [`FastActivation::fast_silu`] on a tensor.
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as FastActivation>::fast_silu(x.into_dispatch()))
+}
+
+/// `act(bn(x))` for a BatchNorm in training mode (batch statistics), fused: one statistics
+/// pass, one output pass, two backward passes (Burn's generic path makes about ten, with two
+/// transposed copies). The running statistics are updated exactly as Burn's `BatchNorm` does.
+pub fn batch_norm_train_act(bn: &BatchNorm, x: Tensor<4>, act: super::Act) -> Tensor<4> {
+    let device = x.device();
+    let (y, mean, variance) = <Dispatch as FastActivation>::fast_bn_train_act(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+        act_code(act),
+    );
+    let (mean, variance) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(variance),
+    );
+    let m = bn.momentum;
+    let running_mean = bn
+        .running_mean
+        .value_sync()
+        .to_device(&device)
+        .mul_scalar(1.0 - m)
+        .add(mean.detach().mul_scalar(m));
+    let running_var = bn
+        .running_var
+        .value_sync()
+        .to_device(&device)
+        .mul_scalar(1.0 - m)
+        .add(variance.detach().mul_scalar(m));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::from_dispatch(y)
+}
+
+/// `act(bn(x))` for a BatchNorm on its running statistics, in one pass: the statistics fold
+/// into a per-channel scale `γ/√(var+ε)` and shift `β − mean·scale` (small tensor ops, so `γ`
+/// and `β` still get their gradients), then [`FastActivation::fast_bn_act`].
+pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, act: super::Act) -> Tensor<4> {
+    let device = x.device();
+    let mean = bn.running_mean.value().to_device(&device);
+    let var = bn.running_var.value().to_device(&device);
+    let scale = bn.gamma.val() * var.add_scalar(bn.epsilon).sqrt().recip();
+    let shift = bn.beta.val() - mean * scale.clone();
+    Tensor::from_dispatch(<Dispatch as FastActivation>::fast_bn_act(
+        x.into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        act_code(act),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +257,19 @@ fn values(x: &FloatTensor<Flex>) -> &[f32] {
 }
 
 fn map1(x: FloatTensor<Flex>, f: impl Fn(f32) -> f32 + Sync) -> FloatTensor<Flex> {
-    let x = contiguous(x);
+    let mut x = contiguous(x);
+    // A tensor nothing else holds (the usual case at inference) is overwritten in place: no
+    // new buffer, no page faults.
+    if let Some((start, end)) = x.layout().contiguous_offsets()
+        && let Some(buf) = x.try_storage_mut::<f32>()
+    {
+        buf[start..end].par_chunks_mut(CHUNK).for_each(|c| {
+            for v in c {
+                *v = f(*v);
+            }
+        });
+        return x;
+    }
     let shape = x.shape();
     let src = values(&x);
     let mut out = vec![0f32; src.len()];
@@ -155,19 +307,16 @@ fn is_f32(x: &FloatTensor<Flex>) -> bool {
     x.dtype() == DType::F32
 }
 
+fn sigmoid_backward_generic<B: Backend>(s: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    B::sigmoid_backward(s, grad)
+}
+
 impl FastActivation for Flex {
     fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&x) {
             return <Flex as ActivationOps<Flex>>::sigmoid(x);
         }
         map1(x, sigmoid_f32)
-    }
-
-    fn fast_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        if !is_f32(&s) || !is_f32(&grad) || s.shape() != grad.shape() {
-            return <Flex as ActivationOps<Flex>>::sigmoid_backward(s, grad);
-        }
-        map2(s, grad, |s, g| g * s * (1.0 - s))
     }
 
     fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -178,7 +327,217 @@ impl FastActivation for Flex {
         map1(x, |v| v * sigmoid_f32(v))
     }
 
-    fn fast_silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn fast_bn_act(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        act: u8,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        if !is_f32(&x) || shape.num_dims() != 4 || a.shape().num_elements() != shape[1] {
+            return bn_act_generic::<Flex>(x, a, b, act);
+        }
+        let (mut x, a, b) = (contiguous(x), contiguous(a), contiguous(b));
+        let (c, hw) = (shape[1], shape[2] * shape[3]);
+        let (av, bv) = (values(&a), values(&b));
+        let apply = |plane: usize, o: &mut [f32], i: &[f32]| {
+            let (s, t) = (av[plane % c], bv[plane % c]);
+            match act {
+                ACT_RELU => fill(o, i, |v| (v * s + t).max(0.0)),
+                ACT_RELU6 => fill(o, i, |v| (v * s + t).clamp(0.0, 6.0)),
+                ACT_SILU => fill(o, i, |v| {
+                    let z = v * s + t;
+                    z * sigmoid_f32(z)
+                }),
+                _ => fill(o, i, |v| v * s + t),
+            }
+        };
+        // In place when nothing else holds `x` (inference).
+        if hw > 0
+            && let Some((start, end)) = x.layout().contiguous_offsets()
+            && let Some(buf) = x.try_storage_mut::<f32>()
+        {
+            buf[start..end]
+                .par_chunks_mut(hw)
+                .enumerate()
+                .with_min_len((CHUNK / hw).max(1))
+                .for_each(|(plane, o)| {
+                    let (s, t) = (av[plane % c], bv[plane % c]);
+                    match act {
+                        ACT_RELU => o.iter_mut().for_each(|v| *v = (*v * s + t).max(0.0)),
+                        ACT_RELU6 => o.iter_mut().for_each(|v| *v = (*v * s + t).clamp(0.0, 6.0)),
+                        ACT_SILU => o.iter_mut().for_each(|v| {
+                            let z = *v * s + t;
+                            *v = z * sigmoid_f32(z);
+                        }),
+                        _ => o.iter_mut().for_each(|v| *v = *v * s + t),
+                    }
+                });
+            return x;
+        }
+        let src = values(&x);
+        let mut out = vec![0f32; src.len()];
+        if hw > 0 {
+            out.par_chunks_mut(hw)
+                .zip(src.par_chunks(hw))
+                .enumerate()
+                .with_min_len((CHUNK / hw).max(1))
+                .for_each(|(plane, (o, i))| apply(plane, o, i));
+        }
+        FloatTensor::<Flex>::from_data(TensorData::new(out, shape))
+    }
+
+    fn fast_bn_train_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !fused_train_applies(&x, &gamma) {
+            let r = <Flex as ModuleOps<Flex>>::batch_norm_train(x, gamma, beta, epsilon);
+            let c = r.mean.shape().num_elements();
+            let ones = vec_tensor(vec![1.0; c]);
+            let zeros = vec_tensor(vec![0.0; c]);
+            let y = bn_act_generic::<Flex>(r.output, ones, zeros, act);
+            return (y, r.mean, r.variance);
+        }
+        bn_train_act_f32(x, gamma, beta, epsilon, act)
+    }
+}
+
+/// Per-channel sums over the planes of an NCHW buffer: `f(plane_values, channel)` gives a
+/// plane's `(Σ, Σ)` pair; planes run in parallel, channels reduce serially.
+fn channel_sums(
+    values: &[f32],
+    c: usize,
+    hw: usize,
+    f: impl Fn(&[f32], usize) -> (f64, f64) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    let partial: Vec<(f64, f64)> = values
+        .par_chunks(hw)
+        .enumerate()
+        .with_min_len((CHUNK / hw).max(1))
+        .map(|(plane, v)| f(v, plane % c))
+        .collect();
+    let (mut s1, mut s2) = (vec![0f64; c], vec![0f64; c]);
+    for (plane, (a, b)) in partial.into_iter().enumerate() {
+        s1[plane % c] += a;
+        s2[plane % c] += b;
+    }
+    (s1, s2)
+}
+
+fn vec_tensor(v: Vec<f32>) -> FloatTensor<Flex> {
+    let n = v.len();
+    FloatTensor::<Flex>::from_data(TensorData::new(v, [n]))
+}
+
+/// Whether the fused training kernels apply: f32, 4-D, non-empty planes, `[C]` parameters.
+fn fused_train_applies(x: &FloatTensor<Flex>, gamma: &FloatTensor<Flex>) -> bool {
+    let shape = x.shape();
+    is_f32(x)
+        && is_f32(gamma)
+        && shape.num_dims() == 4
+        && shape[2] * shape[3] > 0
+        && shape[0] > 0
+        && gamma.shape().num_elements() == shape[1]
+}
+
+/// Flex's fused training BatchNorm forward: per-channel sums in one parallel pass, then the
+/// folded scale/shift + activation pass.
+fn bn_train_act_f32(
+    x: FloatTensor<Flex>,
+    gamma: FloatTensor<Flex>,
+    beta: FloatTensor<Flex>,
+    epsilon: f64,
+    act: u8,
+) -> (FloatTensor<Flex>, FloatTensor<Flex>, FloatTensor<Flex>) {
+    let shape = x.shape();
+    let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3]);
+    let count = (n * hw) as f64;
+    let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+    let (sum, sumsq) = channel_sums(values(&x), c, hw, |v, _| {
+        v.iter().fold((0f64, 0f64), |(a, b), &x| {
+            let x = f64::from(x);
+            (a + x, b + x * x)
+        })
+    });
+    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+    let var: Vec<f64> = sumsq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| (q / count - m * m).max(0.0))
+        .collect();
+    let (g, bt) = (values(&gamma), values(&beta));
+    let a: Vec<f32> = (0..c)
+        .map(|j| (f64::from(g[j]) / (var[j] + epsilon).sqrt()) as f32)
+        .collect();
+    let b: Vec<f32> = (0..c)
+        .map(|j| (f64::from(bt[j]) - mean[j] * f64::from(a[j])) as f32)
+        .collect();
+    let y = <Flex as FastActivation>::fast_bn_act(x, vec_tensor(a), vec_tensor(b), act);
+    (
+        y,
+        vec_tensor(mean.into_iter().map(|v| v as f32).collect()),
+        vec_tensor(var.into_iter().map(|v| v as f32).collect()),
+    )
+}
+
+#[inline(always)]
+fn fill(out: &mut [f32], input: &[f32], f: impl Fn(f32) -> f32) {
+    for (o, &v) in out.iter_mut().zip(input) {
+        *o = f(v);
+    }
+}
+
+/// The trait's composed default, callable for Flex's non-f32 fallback.
+fn bn_act_generic<B: Backend>(
+    x: FloatTensor<B>,
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+    act: u8,
+) -> FloatTensor<B> {
+    let shape = x.shape();
+    let per_channel = |v: FloatTensor<B>| {
+        let c = v.shape().num_elements();
+        B::float_expand(B::float_reshape(v, Shape::new([1, c, 1, 1])), shape.clone())
+    };
+    let z = B::float_add(B::float_mul(x, per_channel(a)), per_channel(b));
+    match act {
+        ACT_RELU => B::relu(z),
+        ACT_RELU6 => B::float_clamp(z, 0.0.into(), 6.0.into()),
+        ACT_SILU => {
+            let s = B::sigmoid(z.clone());
+            B::float_mul(z, s)
+        }
+        _ => z,
+    }
+}
+
+/// Derivative of the activation at pre-activation `z`.
+#[inline(always)]
+fn act_grad(act: u8, z: f32) -> f32 {
+    match act {
+        ACT_RELU => f32::from(u8::from(z > 0.0)),
+        ACT_RELU6 => f32::from(u8::from(z > 0.0 && z < 6.0)),
+        ACT_SILU => {
+            let s = sigmoid_f32(z);
+            s * (1.0 + z * (1.0 - s))
+        }
+        _ => 1.0,
+    }
+}
+
+impl FastBackward for Flex {
+    fn sigmoid_backward_fast(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !is_f32(&s) || !is_f32(&grad) || s.shape() != grad.shape() {
+            return sigmoid_backward_generic::<Flex>(s, grad);
+        }
+        map2(s, grad, |s, g| g * s * (1.0 - s))
+    }
+
+    fn silu_backward_fast(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&x) || !is_f32(&grad) || x.shape() != grad.shape() {
             let s = <Flex as ActivationOps<Flex>>::sigmoid(x.clone());
             let one_minus = Flex::float_add_scalar(Flex::float_neg(s.clone()), 1.0.into());
@@ -190,17 +549,151 @@ impl FastActivation for Flex {
             g * s * (1.0 + x * (1.0 - s))
         })
     }
+
+    fn bn_act_backward_fast(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.shape();
+        let (c, hw) = (shape[1], shape[2] * shape[3]);
+        let (x, a, b, grad) = (
+            contiguous(x),
+            contiguous(a),
+            contiguous(b),
+            contiguous(grad),
+        );
+        let (xv, av, bv, gv) = (values(&x), values(&a), values(&b), values(&grad));
+        let mut dx = vec![0f32; xv.len()];
+        let mut da = vec![0f64; c];
+        let mut db = vec![0f64; c];
+        if hw > 0 {
+            // Per plane (n, c): dx, and the plane's share of Σ dz·x and Σ dz.
+            let partial: Vec<(f64, f64)> = dx
+                .par_chunks_mut(hw)
+                .zip(xv.par_chunks(hw).zip(gv.par_chunks(hw)))
+                .enumerate()
+                .with_min_len((CHUNK / hw).max(1))
+                .map(|(plane, (o, (xi, gi)))| {
+                    let (s, t) = (av[plane % c], bv[plane % c]);
+                    let (mut sa, mut sb) = (0f64, 0f64);
+                    for ((o, &v), &g) in o.iter_mut().zip(xi).zip(gi) {
+                        let dz = g * act_grad(act, v * s + t);
+                        *o = dz * s;
+                        sa += f64::from(dz * v);
+                        sb += f64::from(dz);
+                    }
+                    (sa, sb)
+                })
+                .collect();
+            for (plane, (sa, sb)) in partial.into_iter().enumerate() {
+                da[plane % c] += sa;
+                db[plane % c] += sb;
+            }
+        }
+        let to_tensor = |v: Vec<f64>| {
+            FloatTensor::<Flex>::from_data(TensorData::new(
+                v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
+                [c],
+            ))
+        };
+        (
+            FloatTensor::<Flex>::from_data(TensorData::new(dx, shape)),
+            to_tensor(da),
+            to_tensor(db),
+        )
+    }
+
+    fn bn_train_act_backward_fast(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.shape();
+        let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3]);
+        let count = (n * hw) as f64;
+        let [x, gamma, beta, mean, variance, grad] =
+            [x, gamma, beta, mean, variance, grad].map(contiguous);
+        let (xv, gv) = (values(&x), values(&grad));
+        let (gm, bt, mu, var) = (
+            values(&gamma),
+            values(&beta),
+            values(&mean),
+            values(&variance),
+        );
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|v| (1.0 / (f64::from(*v) + epsilon).sqrt()) as f32)
+            .collect();
+        let a: Vec<f32> = (0..c).map(|j| gm[j] * inv_std[j]).collect();
+        let b: Vec<f32> = (0..c).map(|j| bt[j] - mu[j] * a[j]).collect();
+        // Pass 1: Σ dz and Σ dz·x̂ per channel, dz = grad · act'(x·a + b).
+        let planes: Vec<(&[f32], &[f32])> = xv.chunks(hw).zip(gv.chunks(hw)).collect();
+        let partial: Vec<(f64, f64)> = planes
+            .par_iter()
+            .enumerate()
+            .with_min_len((CHUNK / hw).max(1))
+            .map(|(plane, (xi, gi))| {
+                let j = plane % c;
+                let (s, t, m, is) = (a[j], b[j], mu[j], inv_std[j]);
+                let (mut sdz, mut sdzx) = (0f64, 0f64);
+                for (&v, &g) in xi.iter().zip(gi.iter()) {
+                    let dz = g * act_grad(act, v * s + t);
+                    sdz += f64::from(dz);
+                    sdzx += f64::from(dz * (v - m) * is);
+                }
+                (sdz, sdzx)
+            })
+            .collect();
+        let (mut dbeta, mut dgamma) = (vec![0f64; c], vec![0f64; c]);
+        for (plane, (p, q)) in partial.into_iter().enumerate() {
+            dbeta[plane % c] += p;
+            dgamma[plane % c] += q;
+        }
+        let mean_dz: Vec<f32> = dbeta.iter().map(|v| (v / count) as f32).collect();
+        let mean_dzx: Vec<f32> = dgamma.iter().map(|v| (v / count) as f32).collect();
+        // Pass 2: dx = a · (dz − mean(dz) − x̂ · mean(dz·x̂)).
+        let mut dx = vec![0f32; xv.len()];
+        dx.par_chunks_mut(hw)
+            .zip(xv.par_chunks(hw).zip(gv.par_chunks(hw)))
+            .enumerate()
+            .with_min_len((CHUNK / hw).max(1))
+            .for_each(|(plane, (o, (xi, gi)))| {
+                let j = plane % c;
+                let (s, t, m, is, mdz, mdzx) =
+                    (a[j], b[j], mu[j], inv_std[j], mean_dz[j], mean_dzx[j]);
+                for ((o, &v), &g) in o.iter_mut().zip(xi).zip(gi) {
+                    let dz = g * act_grad(act, v * s + t);
+                    *o = s * (dz - mdz - (v - m) * is * mdzx);
+                }
+            });
+        let f32s = |v: Vec<f64>| vec_tensor(v.into_iter().map(|x| x as f32).collect());
+        (
+            FloatTensor::<Flex>::from_data(TensorData::new(dx, shape)),
+            f32s(dgamma),
+            f32s(dbeta),
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Autodiff
 
-impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Autodiff<B, C> {
+impl<B: Backend + FastActivation + FastBackward, C: CheckpointStrategy> FastActivation
+    for Autodiff<B, C>
+{
     fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Sigmoid;
 
-        impl<B: Backend + FastActivation> Backward<B, 1> for Sigmoid {
+        impl<B: Backend + FastBackward> Backward<B, 1> for Sigmoid {
             type State = FloatTensor<B>;
 
             fn backward(
@@ -211,7 +704,7 @@ impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Auto
             ) {
                 let s = ops.state;
                 unary::<B, _>(ops.parents, ops.node, grads, |g| {
-                    B::fast_sigmoid_backward(s, g)
+                    B::sigmoid_backward_fast(s, g)
                 });
             }
         }
@@ -228,7 +721,7 @@ impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Auto
         #[derive(Debug)]
         struct Silu;
 
-        impl<B: Backend + FastActivation> Backward<B, 1> for Silu {
+        impl<B: Backend + FastBackward> Backward<B, 1> for Silu {
             type State = FloatTensor<B>;
 
             fn backward(
@@ -239,7 +732,7 @@ impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Auto
             ) {
                 let x = ops.state;
                 unary::<B, _>(ops.parents, ops.node, grads, |g| {
-                    B::fast_silu_backward(x, g)
+                    B::silu_backward_fast(x, g)
                 });
             }
         }
@@ -251,6 +744,109 @@ impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Auto
             OpsKind::Tracked(prep) => prep.finish(input, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
+    }
+
+    fn fast_bn_act(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        act: u8,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct BnAct;
+
+        impl<B: Backend + FastBackward> Backward<B, 3> for BnAct {
+            type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, u8);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (x, a, b, act) = ops.state;
+                let [px, pa, pb] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (dx, da, db) = B::bn_act_backward_fast(x, a, b, grad, act);
+                for (parent, g) in [(px, dx), (pa, da), (pb, db)] {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), a.node(), b.node()];
+        let (x, a, b) = (x.into_primitive(), a.into_primitive(), b.into_primitive());
+        let out = B::fast_bn_act(x.clone(), a.clone(), b.clone(), act);
+        match BnAct.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((x, a, b, act), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn fast_bn_train_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        #[derive(Debug)]
+        struct BnTrainAct;
+
+        type BnState<B> = (
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            f64,
+            u8,
+        );
+
+        impl<B: Backend + FastBackward> Backward<B, 3> for BnTrainAct {
+            type State = BnState<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (x, gamma, beta, mean, variance, epsilon, act) = ops.state;
+                let [px, pg, pb] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (dx, dg, db) = B::bn_train_act_backward_fast(
+                    x, gamma, beta, mean, variance, epsilon, grad, act,
+                );
+                for (parent, g) in [(px, dx), (pg, dg), (pb, db)] {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let (x, gamma, beta) = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+        );
+        let (out, mean, variance) =
+            B::fast_bn_train_act(x.clone(), gamma.clone(), beta.clone(), epsilon, act);
+        let stats = (
+            <Self as AutodiffBackend>::from_inner(mean.clone()),
+            <Self as AutodiffBackend>::from_inner(variance.clone()),
+        );
+        let out = match BnTrainAct.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                prep.finish((x, gamma, beta, mean, variance, epsilon, act), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        (out, stats.0, stats.1)
     }
 }
 
