@@ -1,0 +1,205 @@
+//! A Burn backend extension with fused elementwise kernels for the flex CPU backend:
+//! sigmoid, SiLU and BatchNorm + activation.
+//!
+//! * [`FastActivation`] is the extension (forward ops, with composed defaults);
+//!   [`FastBackward`] holds the backward kernels the autodiff implementation calls.
+//! * `flex.rs`: the f32 kernels — `exp` by range reduction and a degree-6 polynomial
+//!   (relative error below 3e-7), written so the compiler vectorises it, over rayon chunks;
+//!   other dtypes (bf16 training) fall back to burn-flex's own ops.
+//! * `autodiff.rs`: forward through the inner backend, backward through [`FastBackward`].
+//!
+//! [`applies`] keeps every other device on Burn's ops, so an unlisted backend never reaches
+//! the extension.
+
+mod autodiff;
+mod flex;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Device, Shape, Tensor};
+
+/// Fused elementwise ops; forward only (the backward kernels are [`FastBackward`]).
+#[backend_extension(Flex, Autodiff)]
+pub trait FastActivation: Backend {
+    /// `sigmoid(x)`.
+    fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::sigmoid(x)
+    }
+    /// `x · sigmoid(x)`.
+    fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let s = Self::sigmoid(x.clone());
+        Self::float_mul(x, s)
+    }
+    /// `act(x · a + b)` with per-channel `a`, `b` of shape `[C]` on `x: [N, C, H, W]` — an
+    /// inference-mode BatchNorm folded to scale and shift, plus its activation ([`act_code`]).
+    fn fast_bn_act(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        act: u8,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let per_channel = |v: FloatTensor<Self>| {
+            let c = v.shape().num_elements();
+            Self::float_expand(
+                Self::float_reshape(v, Shape::new([1, c, 1, 1])),
+                shape.clone(),
+            )
+        };
+        let z = Self::float_add(Self::float_mul(x, per_channel(a)), per_channel(b));
+        match act {
+            ACT_RELU => Self::relu(z),
+            ACT_RELU6 => Self::float_clamp(z, 0.0.into(), 6.0.into()),
+            ACT_SILU => {
+                let s = Self::sigmoid(z.clone());
+                Self::float_mul(z, s)
+            }
+            _ => z,
+        }
+    }
+    /// Training-mode BatchNorm (batch statistics) followed by `act`: `(output, batch mean,
+    /// biased batch variance)`, the statistics as constants for the running averages.
+    fn fast_bn_train_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
+        let c = r.mean.shape().num_elements();
+        let ones = Self::float_add_scalar(
+            Self::float_mul_scalar(r.mean.clone(), 0.0.into()),
+            1.0.into(),
+        );
+        let zeros = Self::float_mul_scalar(r.mean.clone(), 0.0.into());
+        debug_assert_eq!(ones.shape().num_elements(), c);
+        (
+            Self::fast_bn_act(r.output, ones, zeros, act),
+            r.mean,
+            r.variance,
+        )
+    }
+}
+
+/// Backward kernels of [`FastActivation`], run by its autodiff implementation on the inner
+/// backend.
+pub trait FastBackward: Backend {
+    /// `grad · s · (1 − s)` for `s = sigmoid(x)`.
+    fn sigmoid_backward_fast(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `grad · s · (1 + x · (1 − s))` for `s = sigmoid(x)`.
+    fn silu_backward_fast(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Gradients `(dx, da, db)` of `act(x · a + b)`.
+    fn bn_act_backward_fast(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Gradients `(dx, dγ, dβ)` of [`FastActivation::fast_bn_train_act`]'s output.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_train_act_backward_fast(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+        act: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// No activation.
+pub const ACT_IDENTITY: u8 = 0;
+/// ReLU.
+pub const ACT_RELU: u8 = 1;
+/// ReLU6.
+pub const ACT_RELU6: u8 = 2;
+/// SiLU.
+pub const ACT_SILU: u8 = 3;
+
+/// The code of an activation for [`FastActivation::fast_bn_act`].
+pub fn act_code(act: super::Act) -> u8 {
+    match act {
+        super::Act::Identity => ACT_IDENTITY,
+        super::Act::Relu => ACT_RELU,
+        super::Act::Relu6 => ACT_RELU6,
+        super::Act::Silu => ACT_SILU,
+    }
+}
+
+/// Whether `x` takes the fast path: a float32 tensor on the flex device (plain or autodiff),
+/// unless the environment variable `KILN_FAST_ACTIVATION=0` turns the path off (for A/B
+/// timing and debugging).
+pub fn applies<const D: usize>(x: &Tensor<D>) -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let enabled =
+        *ENABLED.get_or_init(|| std::env::var("KILN_FAST_ACTIVATION").map_or(true, |v| v != "0"));
+    enabled && x.dtype() == DType::F32 && x.device().inner() == Device::flex()
+}
+
+/// [`FastActivation::fast_sigmoid`] on a tensor.
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FastActivation>::fast_sigmoid(
+        x.into_dispatch(),
+    ))
+}
+
+/// [`FastActivation::fast_silu`] on a tensor.
+pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FastActivation>::fast_silu(x.into_dispatch()))
+}
+
+/// `act(bn(x))` for a BatchNorm in training mode (batch statistics), fused: one statistics
+/// pass, one output pass, two backward passes (Burn's generic path makes about ten, with two
+/// transposed copies). The running statistics are updated exactly as Burn's `BatchNorm` does.
+pub fn batch_norm_train_act(bn: &BatchNorm, x: Tensor<4>, act: super::Act) -> Tensor<4> {
+    let device = x.device();
+    let (y, mean, variance) = <Dispatch as FastActivation>::fast_bn_train_act(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+        act_code(act),
+    );
+    let (mean, variance) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(variance),
+    );
+    let m = bn.momentum;
+    let running_mean = bn
+        .running_mean
+        .value_sync()
+        .to_device(&device)
+        .mul_scalar(1.0 - m)
+        .add(mean.detach().mul_scalar(m));
+    let running_var = bn
+        .running_var
+        .value_sync()
+        .to_device(&device)
+        .mul_scalar(1.0 - m)
+        .add(variance.detach().mul_scalar(m));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::from_dispatch(y)
+}
+
+/// `act(bn(x))` for a BatchNorm on its running statistics, in one pass: the statistics fold
+/// into a per-channel scale `γ/√(var+ε)` and shift `β − mean·scale` (small tensor ops, so `γ`
+/// and `β` still get their gradients), then [`FastActivation::fast_bn_act`].
+pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, act: super::Act) -> Tensor<4> {
+    let device = x.device();
+    let mean = bn.running_mean.value().to_device(&device);
+    let var = bn.running_var.value().to_device(&device);
+    let scale = bn.gamma.val() * var.add_scalar(bn.epsilon).sqrt().recip();
+    let shift = bn.beta.val() - mean * scale.clone();
+    Tensor::from_dispatch(<Dispatch as FastActivation>::fast_bn_act(
+        x.into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        act_code(act),
+    ))
+}
