@@ -495,7 +495,7 @@ impl Runner {
     /// The training loader; `for_cache` keeps every sample (no dropped last batch).
     fn train_loader(&self, for_cache: bool) -> Result<DataLoader> {
         let mut cfg = LoaderConfig::train(self.config.batch_size, self.config.seed);
-        cfg.mix = self.config.mix.clone();
+        cfg.mix = self.config.mix;
         // With BatchNorm on batch statistics a last batch of one sample breaks them: drop the
         // incomplete batch (its samples come up in other epochs' orders) when there are full
         // ones.
@@ -940,10 +940,8 @@ impl Runner {
             std::fs::rename(&tmp, &path).map_err(|source| TrainError::Io { path, source })?;
             self.state.last_optimizer = Some(file);
         }
-        if improved {
-            if let Some((best, _)) = &self.best {
-                save_checkpoint(best, dir.join("best.bpk"))?;
-            }
+        if improved && let Some((best, _)) = &self.best {
+            save_checkpoint(best, dir.join("best.bpk"))?;
         }
         let text = serde_json::to_string_pretty(&self.state)
             .map_err(|e| TrainError::InvalidConfig(e.to_string()))?;
