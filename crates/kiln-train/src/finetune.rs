@@ -646,16 +646,10 @@ impl Runner {
                     let view = self.state.epoch_in_stage % cache.views();
                     for (step, rows) in order.chunks(self.config.batch_size).enumerate() {
                         let (feats, targets) = cache.batch(view, rows, &self.ad);
-                        let logits = model.forward_head(feats);
-                        model = self.step(
-                            &mut optim,
-                            model,
-                            logits,
-                            targets,
-                            &ctx,
-                            step0 + step,
-                            &mut acc,
-                        )?;
+                        let n = rows.len();
+                        let grads = self.loss_grads(model.forward_head(feats), &targets, &model)?;
+                        model =
+                            self.step(&mut optim, model, grads, n, &ctx, step0 + step, &mut acc)?;
                         bar.step(acc.last, acc.seen);
                     }
                 } else {
@@ -668,38 +662,17 @@ impl Runner {
                             Some(s) => Targets::Soft(s),
                             None => Targets::Hard(batch.targets),
                         };
-                        model = if self.config.precision == Precision::Bf16 {
-                            self.step_bf16(
-                                &mut optim,
-                                model,
-                                batch.images,
-                                targets,
-                                &ctx,
-                                step0 + batch.step,
-                                &mut acc,
-                            )?
-                        } else if self.parallel.is_empty() {
-                            let logits = model.forward(batch.images);
-                            self.step(
-                                &mut optim,
-                                model,
-                                logits,
-                                targets,
-                                &ctx,
-                                step0 + batch.step,
-                                &mut acc,
-                            )?
-                        } else {
-                            self.step_parallel(
-                                &mut optim,
-                                model,
-                                batch.images,
-                                targets,
-                                &ctx,
-                                step0 + batch.step,
-                                &mut acc,
-                            )?
-                        };
+                        let n = batch.indices.len();
+                        let grads = self.image_grads(&model, batch.images, &targets)?;
+                        model = self.step(
+                            &mut optim,
+                            model,
+                            grads,
+                            n,
+                            &ctx,
+                            step0 + batch.step,
+                            &mut acc,
+                        )?;
                         bar.step(acc.last, acc.seen);
                     }
                 }
@@ -809,88 +782,71 @@ impl Runner {
         })
     }
 
-    /// Loss, backward, global-norm clipping, per-stage learning rates, AdamW step.
+    /// Loss of `logits` and its gradients for `module`'s parameters; `None` when the loss is
+    /// not finite. Reading the loss back is the one sync per step (the progress bar needs it).
+    fn loss_grads(
+        &self,
+        logits: Tensor<2>,
+        targets: &Targets,
+        module: &Backbone,
+    ) -> Result<Option<(GradientsParams, f32)>> {
+        let loss = self.loss.forward(logits, targets)?;
+        let Some(value) = loss_value(&loss).ok().filter(|v| v.is_finite()) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            GradientsParams::from_grads(loss.backward(), module),
+            value,
+        )))
+    }
+
+    /// Gradients and mean loss of one image batch: on one device, split across the
+    /// data-parallel devices, or in bf16 on a per-step copy whose gradients come back to f32
+    /// for the master weights (see [`crate::precision`]).
+    fn image_grads(
+        &self,
+        model: &Backbone,
+        images: Tensor<4>,
+        targets: &Targets,
+    ) -> Result<Option<(GradientsParams, f32)>> {
+        if !self.parallel.is_empty() {
+            let sharded = sharded_grads(model, images, targets, &self.loss, &self.parallel)?;
+            return Ok(sharded.map(|s| (s.grads, s.loss)));
+        }
+        if self.config.precision == Precision::Bf16 {
+            let compute = bf16_copy(model);
+            let logits = compute
+                .forward(images.cast(FloatDType::BF16))
+                .cast(FloatDType::F32);
+            let grads = self.loss_grads(logits, targets, &compute)?;
+            return Ok(grads.map(|(mut g, value)| {
+                grads_to_f32(model, &mut g);
+                (g, value)
+            }));
+        }
+        self.loss_grads(model.forward(images), targets, model)
+    }
+
+    /// Global-norm clipping, per-stage learning rates, AdamW step, EMA, bookkeeping; a
+    /// non-finite loss (`grads` is `None`) stops the run with [`TrainError::NonFiniteLoss`].
     #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
         optim: &mut ModuleOptimizer,
         model: Backbone,
-        logits: Tensor<2>,
-        targets: Targets,
-        ctx: &StepCtx<'_>,
-        step: usize,
-        acc: &mut StepAcc,
-    ) -> Result<Backbone> {
-        let n = logits.dims()[0];
-        let loss = self.loss.forward(logits, &targets)?;
-        // Reading the loss back is the one sync per step (the progress bar needs it anyway).
-        let Some(value) = loss_value(&loss).ok().filter(|v| v.is_finite()) else {
-            return Err(non_finite(ctx, step));
-        };
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.apply(optim, model, grads, value, n, ctx, step, acc)
-    }
-
-    /// [`Runner::step`] with the batch split across the data-parallel devices.
-    #[allow(clippy::too_many_arguments)]
-    fn step_parallel(
-        &self,
-        optim: &mut ModuleOptimizer,
-        model: Backbone,
-        images: Tensor<4>,
-        targets: Targets,
-        ctx: &StepCtx<'_>,
-        step: usize,
-        acc: &mut StepAcc,
-    ) -> Result<Backbone> {
-        let n = images.dims()[0];
-        let Some(sharded) = sharded_grads(&model, images, &targets, &self.loss, &self.parallel)?
-        else {
-            return Err(non_finite(ctx, step));
-        };
-        self.apply(optim, model, sharded.grads, sharded.loss, n, ctx, step, acc)
-    }
-
-    /// [`Runner::step`] with the backbone's forward and backward in bf16 on a per-step copy;
-    /// the gradients come back to f32 for the master weights (see [`crate::precision`]).
-    #[allow(clippy::too_many_arguments)]
-    fn step_bf16(
-        &self,
-        optim: &mut ModuleOptimizer,
-        model: Backbone,
-        images: Tensor<4>,
-        targets: Targets,
-        ctx: &StepCtx<'_>,
-        step: usize,
-        acc: &mut StepAcc,
-    ) -> Result<Backbone> {
-        let n = images.dims()[0];
-        let compute = bf16_copy(&model);
-        let logits = compute
-            .forward(images.cast(FloatDType::BF16))
-            .cast(FloatDType::F32);
-        let loss = self.loss.forward(logits, &targets)?;
-        let Some(value) = loss_value(&loss).ok().filter(|v| v.is_finite()) else {
-            return Err(non_finite(ctx, step));
-        };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &compute);
-        grads_to_f32(&model, &mut grads);
-        self.apply(optim, model, grads, value, n, ctx, step, acc)
-    }
-
-    /// Global-norm clipping, per-stage learning rates, AdamW step, EMA, bookkeeping.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &self,
-        optim: &mut ModuleOptimizer,
-        model: Backbone,
-        mut grads: GradientsParams,
-        value: f32,
+        grads: Option<(GradientsParams, f32)>,
         n: usize,
         ctx: &StepCtx<'_>,
         step: usize,
         acc: &mut StepAcc,
     ) -> Result<Backbone> {
+        let Some((mut grads, value)) = grads else {
+            return Err(TrainError::NonFiniteLoss {
+                stage: ctx.stage.to_string(),
+                epoch: ctx.epoch,
+                step,
+            });
+        };
         if let Some(max) = self.config.recipe.clip_grad_norm {
             clip_grad_norm(&model, &mut grads, max);
         }
@@ -958,14 +914,6 @@ impl Runner {
             }
         }
         Ok(())
-    }
-}
-
-fn non_finite(ctx: &StepCtx<'_>, step: usize) -> TrainError {
-    TrainError::NonFiniteLoss {
-        stage: ctx.stage.to_string(),
-        epoch: ctx.epoch,
-        step,
     }
 }
 
