@@ -12,64 +12,73 @@ use burn::backend::tensor::FloatTensor;
 
 use super::{FastActivation, FastBackward};
 
+/// Which tensor an elementwise op's backward needs.
+enum Saved {
+    Input,
+    Output,
+}
+
+/// The graph node of a one-input elementwise op: `backward(saved, grad)` gives the input's
+/// gradient.
+struct Elementwise<B: Backend> {
+    backward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+}
+
+impl<B: Backend> std::fmt::Debug for Elementwise<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Elementwise")
+    }
+}
+
+impl<B: Backend> Backward<B, 1> for Elementwise<B> {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (saved, backward) = (ops.state, self.backward);
+        unary::<B, _>(ops.parents, ops.node, grads, |g| backward(saved, g));
+    }
+}
+
+/// Runs `forward` on the inner backend and records one node whose backward is `backward`.
+fn elementwise<B: Backend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>) -> FloatTensor<B>,
+    backward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+    saved: Saved,
+) -> FloatTensor<Autodiff<B, C>> {
+    let node = x.node();
+    let input = x.into_primitive();
+    match (Elementwise { backward })
+        .prepare::<C>([node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => match saved {
+            Saved::Input => {
+                let out = forward(input.clone());
+                prep.finish(input, out)
+            }
+            Saved::Output => {
+                let out = forward(input);
+                prep.finish(out.clone(), out)
+            }
+        },
+        // Nothing to save: the input may be overwritten in place.
+        OpsKind::UnTracked(prep) => prep.finish(forward(input)),
+    }
+}
+
 impl<B: Backend + FastActivation + FastBackward, C: CheckpointStrategy> FastActivation
     for Autodiff<B, C>
 {
     fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Sigmoid;
-
-        impl<B: Backend + FastBackward> Backward<B, 1> for Sigmoid {
-            type State = FloatTensor<B>;
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _: &mut Checkpointer,
-            ) {
-                let s = ops.state;
-                unary::<B, _>(ops.parents, ops.node, grads, |g| {
-                    B::sigmoid_backward_fast(s, g)
-                });
-            }
-        }
-
-        let node = x.node();
-        let out = B::fast_sigmoid(x.into_primitive());
-        match Sigmoid.prepare::<C>([node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(out.clone(), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        // The backward needs s = sigmoid(x): save the output.
+        elementwise::<B, C>(x, B::fast_sigmoid, B::sigmoid_backward_fast, Saved::Output)
     }
 
     fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Silu;
-
-        impl<B: Backend + FastBackward> Backward<B, 1> for Silu {
-            type State = FloatTensor<B>;
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _: &mut Checkpointer,
-            ) {
-                let x = ops.state;
-                unary::<B, _>(ops.parents, ops.node, grads, |g| {
-                    B::silu_backward_fast(x, g)
-                });
-            }
-        }
-
-        let node = x.node();
-        let input = x.into_primitive();
-        let out = B::fast_silu(input.clone());
-        match Silu.prepare::<C>([node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(input, out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        // The backward recomputes sigmoid from x: save the input.
+        elementwise::<B, C>(x, B::fast_silu, B::silu_backward_fast, Saved::Input)
     }
 
     fn fast_bn_act(

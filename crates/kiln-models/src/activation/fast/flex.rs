@@ -1,13 +1,13 @@
 //! The flex (CPU) kernels of [`FastActivation`] and [`FastBackward`]: f32, contiguous,
 //! rayon over chunks or NCHW planes; anything else falls back to burn-flex's ops.
 
-use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Flex, TensorMetadata};
-use burn::tensor::{DType, Shape, TensorData};
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
-use super::{ACT_RELU, ACT_RELU6, ACT_SILU, FastActivation, FastBackward};
+use super::{ACT_RELU, ACT_RELU6, ACT_SILU, FastActivation, FastBackward, composed};
 
 /// Elements per rayon task: big enough to amortise scheduling, small enough to balance.
 const CHUNK: usize = 1 << 15;
@@ -106,10 +106,6 @@ fn is_f32(x: &FloatTensor<Flex>) -> bool {
     x.dtype() == DType::F32
 }
 
-fn sigmoid_backward_generic<B: Backend>(s: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-    B::sigmoid_backward(s, grad)
-}
-
 impl FastActivation for Flex {
     fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&x) {
@@ -120,8 +116,7 @@ impl FastActivation for Flex {
 
     fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&x) {
-            let s = <Flex as ActivationOps<Flex>>::sigmoid(x.clone());
-            return Flex::float_mul(x, s);
+            return composed::silu::<Flex>(x);
         }
         map1(x, |v| v * sigmoid_f32(v))
     }
@@ -134,23 +129,13 @@ impl FastActivation for Flex {
     ) -> FloatTensor<Self> {
         let shape = x.shape();
         if !is_f32(&x) || shape.num_dims() != 4 || a.shape().num_elements() != shape[1] {
-            return bn_act_generic::<Flex>(x, a, b, act);
+            return composed::bn_act::<Flex>(x, a, b, act);
         }
         let (mut x, a, b) = (contiguous(x), contiguous(a), contiguous(b));
         let (c, hw) = (shape[1], shape[2] * shape[3]);
         let (av, bv) = (values(&a), values(&b));
-        let apply = |plane: usize, o: &mut [f32], i: &[f32]| {
-            let (s, t) = (av[plane % c], bv[plane % c]);
-            match act {
-                ACT_RELU => fill(o, i, |v| (v * s + t).max(0.0)),
-                ACT_RELU6 => fill(o, i, |v| (v * s + t).clamp(0.0, 6.0)),
-                ACT_SILU => fill(o, i, |v| {
-                    let z = v * s + t;
-                    z * sigmoid_f32(z)
-                }),
-                _ => fill(o, i, |v| v * s + t),
-            }
-        };
+        let plane_len = (CHUNK / hw.max(1)).max(1);
+        let scale_shift = |plane: usize| (av[plane % c], bv[plane % c]);
         // In place when nothing else holds `x` (inference).
         if hw > 0
             && let Some((start, end)) = x.layout().contiguous_offsets()
@@ -159,19 +144,8 @@ impl FastActivation for Flex {
             buf[start..end]
                 .par_chunks_mut(hw)
                 .enumerate()
-                .with_min_len((CHUNK / hw).max(1))
-                .for_each(|(plane, o)| {
-                    let (s, t) = (av[plane % c], bv[plane % c]);
-                    match act {
-                        ACT_RELU => o.iter_mut().for_each(|v| *v = (*v * s + t).max(0.0)),
-                        ACT_RELU6 => o.iter_mut().for_each(|v| *v = (*v * s + t).clamp(0.0, 6.0)),
-                        ACT_SILU => o.iter_mut().for_each(|v| {
-                            let z = *v * s + t;
-                            *v = z * sigmoid_f32(z);
-                        }),
-                        _ => o.iter_mut().for_each(|v| *v = *v * s + t),
-                    }
-                });
+                .with_min_len(plane_len)
+                .for_each(|(plane, o)| bn_act_plane(act, scale_shift(plane), o, None));
             return x;
         }
         let src = values(&x);
@@ -180,8 +154,8 @@ impl FastActivation for Flex {
             out.par_chunks_mut(hw)
                 .zip(src.par_chunks(hw))
                 .enumerate()
-                .with_min_len((CHUNK / hw).max(1))
-                .for_each(|(plane, (o, i))| apply(plane, o, i));
+                .with_min_len(plane_len)
+                .for_each(|(plane, (o, i))| bn_act_plane(act, scale_shift(plane), o, Some(i)));
         }
         FloatTensor::<Flex>::from_data(TensorData::new(out, shape))
     }
@@ -194,12 +168,7 @@ impl FastActivation for Flex {
         act: u8,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         if !fused_train_applies(&x, &gamma) {
-            let r = <Flex as ModuleOps<Flex>>::batch_norm_train(x, gamma, beta, epsilon);
-            let c = r.mean.shape().num_elements();
-            let ones = vec_tensor(vec![1.0; c]);
-            let zeros = vec_tensor(vec![0.0; c]);
-            let y = bn_act_generic::<Flex>(r.output, ones, zeros, act);
-            return (y, r.mean, r.variance);
+            return composed::bn_train_act::<Flex>(x, gamma, beta, epsilon, act);
         }
         bn_train_act_f32(x, gamma, beta, epsilon, act)
     }
@@ -219,12 +188,23 @@ fn channel_sums(
         .with_min_len((CHUNK / hw).max(1))
         .map(|(plane, v)| f(v, plane % c))
         .collect();
+    sum_by_channel(partial, c)
+}
+
+/// Adds per-plane `(Σ, Σ)` pairs (plane `p` of an NCHW buffer is channel `p % c`) into
+/// per-channel totals.
+fn sum_by_channel(partial: Vec<(f64, f64)>, c: usize) -> (Vec<f64>, Vec<f64>) {
     let (mut s1, mut s2) = (vec![0f64; c], vec![0f64; c]);
     for (plane, (a, b)) in partial.into_iter().enumerate() {
         s1[plane % c] += a;
         s2[plane % c] += b;
     }
     (s1, s2)
+}
+
+/// A `[len]` f32 tensor from f64 values.
+fn f64_tensor(v: Vec<f64>) -> FloatTensor<Flex> {
+    vec_tensor(v.into_iter().map(|x| x as f32).collect())
 }
 
 fn vec_tensor(v: Vec<f32>) -> FloatTensor<Flex> {
@@ -283,34 +263,35 @@ fn bn_train_act_f32(
     )
 }
 
+/// `act(v · s + t)` over one NCHW plane: from `input` into `out`, or in place without input.
 #[inline(always)]
-fn fill(out: &mut [f32], input: &[f32], f: impl Fn(f32) -> f32) {
-    for (o, &v) in out.iter_mut().zip(input) {
-        *o = f(v);
+fn bn_act_plane(act: u8, (s, t): (f32, f32), out: &mut [f32], input: Option<&[f32]>) {
+    match act {
+        ACT_RELU => map_plane(out, input, |v| (v * s + t).max(0.0)),
+        ACT_RELU6 => map_plane(out, input, |v| (v * s + t).clamp(0.0, 6.0)),
+        ACT_SILU => map_plane(out, input, |v| {
+            let z = v * s + t;
+            z * sigmoid_f32(z)
+        }),
+        _ => map_plane(out, input, |v| v * s + t),
     }
 }
 
-/// The trait's composed default, callable for Flex's non-f32 fallback.
-fn bn_act_generic<B: Backend>(
-    x: FloatTensor<B>,
-    a: FloatTensor<B>,
-    b: FloatTensor<B>,
-    act: u8,
-) -> FloatTensor<B> {
-    let shape = x.shape();
-    let per_channel = |v: FloatTensor<B>| {
-        let c = v.shape().num_elements();
-        B::float_expand(B::float_reshape(v, Shape::new([1, c, 1, 1])), shape.clone())
-    };
-    let z = B::float_add(B::float_mul(x, per_channel(a)), per_channel(b));
-    match act {
-        ACT_RELU => B::relu(z),
-        ACT_RELU6 => B::float_clamp(z, 0.0.into(), 6.0.into()),
-        ACT_SILU => {
-            let s = B::sigmoid(z.clone());
-            B::float_mul(z, s)
+/// `out[i] = f(input[i])`, or `out[i] = f(out[i])` without input; one loop per activation, so
+/// each vectorises on its own.
+#[inline(always)]
+fn map_plane(out: &mut [f32], input: Option<&[f32]>, f: impl Fn(f32) -> f32) {
+    match input {
+        Some(input) => {
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o = f(v);
+            }
         }
-        _ => z,
+        None => {
+            for o in out {
+                *o = f(*o);
+            }
+        }
     }
 }
 
@@ -331,17 +312,14 @@ fn act_grad(act: u8, z: f32) -> f32 {
 impl FastBackward for Flex {
     fn sigmoid_backward_fast(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&s) || !is_f32(&grad) || s.shape() != grad.shape() {
-            return sigmoid_backward_generic::<Flex>(s, grad);
+            return <Flex as ActivationOps<Flex>>::sigmoid_backward(s, grad);
         }
         map2(s, grad, |s, g| g * s * (1.0 - s))
     }
 
     fn silu_backward_fast(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if !is_f32(&x) || !is_f32(&grad) || x.shape() != grad.shape() {
-            let s = <Flex as ActivationOps<Flex>>::sigmoid(x.clone());
-            let one_minus = Flex::float_add_scalar(Flex::float_neg(s.clone()), 1.0.into());
-            let inner = Flex::float_add_scalar(Flex::float_mul(x, one_minus), 1.0.into());
-            return Flex::float_mul(grad, Flex::float_mul(s, inner));
+            return composed::silu_backward::<Flex>(x, grad);
         }
         map2(x, grad, |x, g| {
             let s = sigmoid_f32(x);
@@ -366,8 +344,7 @@ impl FastBackward for Flex {
         );
         let (xv, av, bv, gv) = (values(&x), values(&a), values(&b), values(&grad));
         let mut dx = vec![0f32; xv.len()];
-        let mut da = vec![0f64; c];
-        let mut db = vec![0f64; c];
+        let (mut da, mut db) = (vec![0f64; c], vec![0f64; c]);
         if hw > 0 {
             // Per plane (n, c): dx, and the plane's share of Σ dz·x and Σ dz.
             let partial: Vec<(f64, f64)> = dx
@@ -387,21 +364,12 @@ impl FastBackward for Flex {
                     (sa, sb)
                 })
                 .collect();
-            for (plane, (sa, sb)) in partial.into_iter().enumerate() {
-                da[plane % c] += sa;
-                db[plane % c] += sb;
-            }
+            (da, db) = sum_by_channel(partial, c);
         }
-        let to_tensor = |v: Vec<f64>| {
-            FloatTensor::<Flex>::from_data(TensorData::new(
-                v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
-                [c],
-            ))
-        };
         (
             FloatTensor::<Flex>::from_data(TensorData::new(dx, shape)),
-            to_tensor(da),
-            to_tensor(db),
+            f64_tensor(da),
+            f64_tensor(db),
         )
     }
 
@@ -434,9 +402,9 @@ impl FastBackward for Flex {
         let a: Vec<f32> = (0..c).map(|j| gm[j] * inv_std[j]).collect();
         let b: Vec<f32> = (0..c).map(|j| bt[j] - mu[j] * a[j]).collect();
         // Pass 1: Σ dz and Σ dz·x̂ per channel, dz = grad · act'(x·a + b).
-        let planes: Vec<(&[f32], &[f32])> = xv.chunks(hw).zip(gv.chunks(hw)).collect();
-        let partial: Vec<(f64, f64)> = planes
-            .par_iter()
+        let partial: Vec<(f64, f64)> = xv
+            .par_chunks(hw)
+            .zip(gv.par_chunks(hw))
             .enumerate()
             .with_min_len((CHUNK / hw).max(1))
             .map(|(plane, (xi, gi))| {
@@ -451,11 +419,7 @@ impl FastBackward for Flex {
                 (sdz, sdzx)
             })
             .collect();
-        let (mut dbeta, mut dgamma) = (vec![0f64; c], vec![0f64; c]);
-        for (plane, (p, q)) in partial.into_iter().enumerate() {
-            dbeta[plane % c] += p;
-            dgamma[plane % c] += q;
-        }
+        let (dbeta, dgamma) = sum_by_channel(partial, c);
         let mean_dz: Vec<f32> = dbeta.iter().map(|v| (v / count) as f32).collect();
         let mean_dzx: Vec<f32> = dgamma.iter().map(|v| (v / count) as f32).collect();
         // Pass 2: dx = a · (dz − mean(dz) − x̂ · mean(dz·x̂)).
@@ -473,11 +437,10 @@ impl FastBackward for Flex {
                     *o = s * (dz - mdz - (v - m) * is * mdzx);
                 }
             });
-        let f32s = |v: Vec<f64>| vec_tensor(v.into_iter().map(|x| x as f32).collect());
         (
             FloatTensor::<Flex>::from_data(TensorData::new(dx, shape)),
-            f32s(dgamma),
-            f32s(dbeta),
+            f64_tensor(dgamma),
+            f64_tensor(dbeta),
         )
     }
 }

@@ -15,9 +15,9 @@ mod autodiff;
 mod flex;
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::nn::BatchNorm;
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 /// Fused elementwise ops; forward only (the backward kernels are [`FastBackward`]).
 #[backend_extension(Flex, Autodiff)]
@@ -28,8 +28,7 @@ pub trait FastActivation: Backend {
     }
     /// `x · sigmoid(x)`.
     fn fast_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let s = Self::sigmoid(x.clone());
-        Self::float_mul(x, s)
+        composed::silu::<Self>(x)
     }
     /// `act(x · a + b)` with per-channel `a`, `b` of shape `[C]` on `x: [N, C, H, W]` — an
     /// inference-mode BatchNorm folded to scale and shift, plus its activation ([`act_code`]).
@@ -39,24 +38,7 @@ pub trait FastActivation: Backend {
         b: FloatTensor<Self>,
         act: u8,
     ) -> FloatTensor<Self> {
-        let shape = x.shape();
-        let per_channel = |v: FloatTensor<Self>| {
-            let c = v.shape().num_elements();
-            Self::float_expand(
-                Self::float_reshape(v, Shape::new([1, c, 1, 1])),
-                shape.clone(),
-            )
-        };
-        let z = Self::float_add(Self::float_mul(x, per_channel(a)), per_channel(b));
-        match act {
-            ACT_RELU => Self::relu(z),
-            ACT_RELU6 => Self::float_clamp(z, 0.0.into(), 6.0.into()),
-            ACT_SILU => {
-                let s = Self::sigmoid(z.clone());
-                Self::float_mul(z, s)
-            }
-            _ => z,
-        }
+        composed::bn_act::<Self>(x, a, b, act)
     }
     /// Training-mode BatchNorm (batch statistics) followed by `act`: `(output, batch mean,
     /// biased batch variance)`, the statistics as constants for the running averages.
@@ -67,19 +49,70 @@ pub trait FastActivation: Backend {
         epsilon: f64,
         act: u8,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-        let c = r.mean.shape().num_elements();
-        let ones = Self::float_add_scalar(
-            Self::float_mul_scalar(r.mean.clone(), 0.0.into()),
-            1.0.into(),
-        );
-        let zeros = Self::float_mul_scalar(r.mean.clone(), 0.0.into());
-        debug_assert_eq!(ones.shape().num_elements(), c);
-        (
-            Self::fast_bn_act(r.output, ones, zeros, act),
-            r.mean,
-            r.variance,
-        )
+        composed::bn_train_act::<Self>(x, gamma, beta, epsilon, act)
+    }
+}
+
+/// The ops composed from a backend's own operations: the extension's defaults, and the
+/// flex kernels' fallback for dtypes and shapes they do not handle.
+mod composed {
+    use burn::backend::Backend;
+    use burn::backend::TensorMetadata;
+    use burn::backend::tensor::FloatTensor;
+    use burn::tensor::Shape;
+
+    use super::{ACT_RELU, ACT_RELU6, ACT_SILU};
+
+    /// `act(z)`.
+    pub fn activate<B: Backend>(z: FloatTensor<B>, act: u8) -> FloatTensor<B> {
+        match act {
+            ACT_RELU => B::relu(z),
+            ACT_RELU6 => B::float_clamp(z, 0.0.into(), 6.0.into()),
+            ACT_SILU => silu::<B>(z),
+            _ => z,
+        }
+    }
+
+    /// `x · sigmoid(x)`.
+    pub fn silu<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+        let s = B::sigmoid(x.clone());
+        B::float_mul(x, s)
+    }
+
+    /// `grad · s · (1 + x · (1 − s))` for `s = sigmoid(x)`.
+    pub fn silu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        let s = B::sigmoid(x.clone());
+        let one_minus = B::float_add_scalar(B::float_neg(s.clone()), 1.0.into());
+        let inner = B::float_add_scalar(B::float_mul(x, one_minus), 1.0.into());
+        B::float_mul(grad, B::float_mul(s, inner))
+    }
+
+    /// `act(x · a + b)`, `a` and `b` per channel.
+    pub fn bn_act<B: Backend>(
+        x: FloatTensor<B>,
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+        act: u8,
+    ) -> FloatTensor<B> {
+        let shape = x.shape();
+        let per_channel = |v: FloatTensor<B>| {
+            let c = v.shape().num_elements();
+            B::float_expand(B::float_reshape(v, Shape::new([1, c, 1, 1])), shape.clone())
+        };
+        let z = B::float_add(B::float_mul(x, per_channel(a)), per_channel(b));
+        activate::<B>(z, act)
+    }
+
+    /// Burn's training BatchNorm, then `act`.
+    pub fn bn_train_act<B: Backend>(
+        x: FloatTensor<B>,
+        gamma: FloatTensor<B>,
+        beta: FloatTensor<B>,
+        epsilon: f64,
+        act: u8,
+    ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+        let r = B::batch_norm_train(x, gamma, beta, epsilon);
+        (activate::<B>(r.output, act), r.mean, r.variance)
     }
 }
 
