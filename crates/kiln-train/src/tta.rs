@@ -89,27 +89,27 @@ pub fn tta_views(images: Tensor<4>, tta: &Tta) -> Result<Vec<Tensor<4>>> {
 
 /// The softmax probabilities `[N, num_classes]` averaged over the views of `tta`.
 pub fn predict_tta_with(model: &Backbone, images: Tensor<4>, tta: &Tta) -> Result<Tensor<2>> {
-    let views = tta_views(images, tta)?;
-    let n = views.len();
-    let mut sum: Option<Tensor<2>> = None;
-    for v in views {
-        let p = softmax(model.forward(v), 1);
-        sum = Some(match sum {
-            Some(s) => s + p,
-            None => p,
-        });
-    }
-    sum.map(|s| s.div_scalar(n as f64))
-        .ok_or_else(|| TrainError::InvalidConfig("no TTA view".into()))
+    let mut views = tta_views(images, tta)?;
+    let first = views.remove(0);
+    Ok(mean_softmax(model, first, views))
 }
 
 /// Test-time augmentation with the image and (if `hflip`) its mirror, `[N, num_classes]`.
 pub fn predict_tta(model: &Backbone, images: Tensor<4>, hflip: bool) -> Tensor<2> {
-    if hflip {
-        let p = softmax(model.forward(images.clone()), 1);
-        let q = softmax(model.forward(images.flip([3])), 1);
-        (p + q).div_scalar(2.0)
+    let mirror = if hflip {
+        vec![images.clone().flip([3])]
     } else {
-        softmax(model.forward(images), 1)
-    }
+        Vec::new()
+    };
+    mean_softmax(model, images, mirror)
+}
+
+/// The mean of the model's softmax over `first` and `rest`.
+fn mean_softmax(model: &Backbone, first: Tensor<4>, rest: Vec<Tensor<4>>) -> Tensor<2> {
+    let n = 1 + rest.len();
+    rest.into_iter()
+        .fold(softmax(model.forward(first), 1), |sum, v| {
+            sum + softmax(model.forward(v), 1)
+        })
+        .div_scalar(n as f64)
 }
